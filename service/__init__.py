@@ -1,0 +1,1 @@
+"""ALI serving package (FastAPI + onnxruntime). Never imports torch."""

@@ -1,0 +1,150 @@
+"""onnxruntime sessions for a model directory: providers, session options, warm-up.
+
+Synchronous and framework-free, so `ali-eval` and the benchmarks use it as well as the service.
+onnxruntime silently falls back to CPU when CUDA libraries are missing, so the providers a session
+*really* uses are read back from it (`session.get_providers()`), not assumed from the request.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+
+from service.manifest import NETWORKS, Manifest, load_manifest
+from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+CUDA = "CUDAExecutionProvider"
+CPU = "CPUExecutionProvider"
+_OPT_LEVELS = {
+    "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+    "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+    "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+    "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+}
+
+
+def provider_list(settings: Settings) -> list[tuple[str, dict[str, Any]]]:
+    """The requested providers that this onnxruntime build offers, with their options."""
+    available = ort.get_available_providers()
+    wanted = settings.providers or [CUDA, CPU]
+    chosen: list[tuple[str, dict[str, Any]]] = []
+    for name in wanted:
+        if name not in available:
+            log.info("provider %s not offered by this onnxruntime build; skipped", name)
+            continue
+        opts: dict[str, Any] = {}
+        if name == CUDA:
+            opts = {
+                "device_id": settings.cuda_device_id,
+                "cudnn_conv_algo_search": settings.cudnn_conv_algo_search,
+                "arena_extend_strategy": settings.arena_extend_strategy,
+                # Shapes vary with the batch, so don't pin one cuDNN workspace size per shape.
+                "cudnn_conv_use_max_workspace": "1",
+                "do_copy_in_default_stream": "1",
+            }
+            if settings.gpu_mem_limit_mb:
+                opts["gpu_mem_limit"] = settings.gpu_mem_limit_mb * 1024 * 1024
+        chosen.append((name, opts))
+    if not any(n == CPU for n, _ in chosen):
+        chosen.append((CPU, {}))  # always a fallback
+    return chosen
+
+
+def session_options(settings: Settings) -> ort.SessionOptions:
+    so = ort.SessionOptions()
+    so.graph_optimization_level = _OPT_LEVELS[settings.graph_optimization]
+    so.intra_op_num_threads = settings.intra_op_threads
+    so.inter_op_num_threads = settings.inter_op_threads
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.log_severity_level = 3
+    return so
+
+
+class Network:
+    """One ONNX graph: named float/int inputs with a dynamic batch axis -> list of outputs."""
+
+    def __init__(self, name: str, path: Path, settings: Settings) -> None:
+        self.name = name
+        providers = provider_list(settings)
+        self.session = ort.InferenceSession(
+            str(path),
+            sess_options=session_options(settings),
+            providers=[p for p, _ in providers],
+            provider_options=[o for _, o in providers],
+        )
+        self.providers: list[str] = self.session.get_providers()  # what really runs
+        self.inputs = {i.name: i for i in self.session.get_inputs()}
+        self.output_names = [o.name for o in self.session.get_outputs()]
+
+    @property
+    def provider(self) -> str:
+        return self.providers[0]
+
+    def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        return self.session.run(self.output_names, feeds)  # type: ignore[no-any-return]
+
+
+@dataclass
+class Model:
+    manifest: Manifest
+    directory: Path
+    networks: dict[str, Network] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.manifest.name
+
+    @property
+    def provider(self) -> str:
+        return self.networks["decoder"].provider
+
+    def example_feeds(self, network: str, n: int = 1) -> dict[str, np.ndarray]:
+        m = self.manifest
+        x = np.zeros((n, m.image.channels, m.image.height, m.image.width), np.float32)
+        z = np.zeros((n, m.latent.dim), np.float32)
+        feeds = {"encoder": {"x": x}, "decoder": {"z": z}, "discriminator": {"x": x, "z": z}}[network]
+        if m.conditional:
+            feeds["y"] = np.zeros(n, np.int64)
+        return feeds
+
+    def warmup(self, batch_sizes: tuple[int, ...] = (1, 8)) -> None:
+        """Run each network once per batch size so first requests don't pay allocation costs."""
+        for name, net in self.networks.items():
+            for n in batch_sizes:
+                net.run(self.example_feeds(name, n))
+
+    # Convenience wrappers for offline use (eval, benchmarks); the service goes through batchers.
+    def encode(self, x: np.ndarray, y: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        mu, log_sigma = self.networks["encoder"].run(self._with_y({"x": x}, y))
+        return mu, log_sigma
+
+    def decode(self, z: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
+        return self.networks["decoder"].run(self._with_y({"z": z}, y))[0]
+
+    def discriminate(self, x: np.ndarray, z: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
+        return self.networks["discriminator"].run(self._with_y({"x": x, "z": z}, y))[0]
+
+    def _with_y(self, feeds: dict[str, np.ndarray], y: np.ndarray | None) -> dict[str, np.ndarray]:
+        if self.manifest.conditional:
+            if y is None:
+                raise ValueError(f"model {self.name} is conditional: labels are required")
+            feeds["y"] = y.astype(np.int64)
+        return feeds
+
+
+def load_model(directory: str | Path, settings: Settings | None = None) -> Model:
+    """Validate the manifest and file hashes, then open one session per network."""
+    settings = settings or Settings()
+    directory = Path(directory)
+    manifest = load_manifest(directory, verify=True)
+    model = Model(manifest, directory)
+    for net in NETWORKS:
+        model.networks[net] = Network(net, directory / manifest.files[net].path, settings)
+    return model

@@ -1,0 +1,68 @@
+import dataclasses
+
+import torch
+
+from training.config import preset
+from training.losses import discriminator_loss, generator_loss
+from training.trainer import Trainer
+
+
+def test_loss_values_match_the_definition() -> None:
+    d_real, d_fake = torch.tensor([2.0, -1.0]), torch.tensor([0.5, -3.0])
+    expected_d = -torch.log(torch.sigmoid(d_real)).mean() - torch.log(1 - torch.sigmoid(d_fake)).mean()
+    expected_g = -torch.log(1 - torch.sigmoid(d_real)).mean() - torch.log(torch.sigmoid(d_fake)).mean()
+    assert torch.allclose(discriminator_loss(d_real, d_fake), expected_d)
+    assert torch.allclose(generator_loss(d_real, d_fake), expected_g)
+    # Label smoothing moves the real target off 1.
+    assert discriminator_loss(d_real, d_fake, 0.9) > discriminator_loss(d_real, d_fake)
+
+
+def _fixed_batch_trainer() -> tuple[Trainer, torch.Tensor, torch.Tensor, torch.Tensor]:
+    mcfg, tcfg = preset("toy")
+    # A small step: one Adam step of 1e-3 on ~1M weights can overshoot on a fixed batch.
+    tcfg = dataclasses.replace(tcfg, ema_decay=0.0, lr_d=1e-5, lr_g=1e-5)
+    tr = Trainer(mcfg, tcfg, total_steps=10)
+    g = torch.Generator().manual_seed(0)
+    x, z, eps = (torch.randn(64, 2, generator=g) for _ in range(3))
+    return tr, x, z, eps
+
+
+def _losses(tr: Trainer, x: torch.Tensor, z: torch.Tensor, eps: torch.Tensor) -> tuple[float, float]:
+    with torch.no_grad():
+        z_hat, x_tilde = tr.encoder(x, None, eps), tr.decoder(z)
+        d_real, d_fake = tr.disc(x, z_hat), tr.disc(x_tilde, z)
+        return discriminator_loss(d_real, d_fake).item(), generator_loss(d_real, d_fake).item()
+
+
+def test_one_discriminator_step_lowers_its_loss() -> None:
+    tr, x, z, eps = _fixed_batch_trainer()
+    before, _ = _losses(tr, x, z, eps)
+    with torch.no_grad():
+        z_hat, x_tilde = tr.encoder(x, None, eps), tr.decoder(z)
+    loss = discriminator_loss(tr.disc(x, z_hat), tr.disc(x_tilde, z))
+    tr.opt_d.zero_grad()
+    loss.backward()
+    tr.opt_d.step()
+    after, _ = _losses(tr, x, z, eps)
+    assert after < before
+
+
+def test_one_generator_step_lowers_its_loss() -> None:
+    tr, x, z, eps = _fixed_batch_trainer()
+    _, before = _losses(tr, x, z, eps)
+    loss = generator_loss(tr.disc(x, tr.encoder(x, None, eps)), tr.disc(tr.decoder(z), z))
+    tr.opt_g.zero_grad()
+    loss.backward()
+    tr.opt_g.step()
+    _, after = _losses(tr, x, z, eps)
+    assert after < before
+
+
+def test_train_step_updates_only_through_its_optimisers() -> None:
+    tr, x, _, _ = _fixed_batch_trainer()
+    before = {k: v.clone() for k, v in tr.disc.state_dict().items()}
+    stats = tr.train_step(x, None)
+    assert set(stats) == {"loss_d", "loss_g", "d_real", "d_fake"}
+    assert any(not torch.equal(before[k], v) for k, v in tr.disc.state_dict().items())
+    # D's params must be trainable again after the generator step froze them.
+    assert all(p.requires_grad for p in tr.disc.parameters())

@@ -1,0 +1,46 @@
+import numpy as np
+import pytest
+
+from training.data import mixture_means, sample_mixture
+from training.mixture import hq_metrics, modes_paper
+
+
+def test_true_mixture_covers_all_modes() -> None:
+    x, _ = sample_mixture(2500, seed=0)
+    m = hq_metrics(x)
+    assert modes_paper(x) == 25
+    assert m["modes_hq"] == 25
+    assert m["hq_fraction"] > 0.98  # 3 sigma in 2-D holds ~98.9 %
+    assert m["reverse_kl"] < 0.02
+
+
+def test_exactly_25_modes_uniform() -> None:
+    x = np.repeat(mixture_means(), 100, axis=0)  # every mean, exactly, 100 times
+    m = hq_metrics(x)
+    assert modes_paper(x) == 25
+    assert m == {"modes_hq": 25, "hq_fraction": 1.0, "reverse_kl": pytest.approx(0.0, abs=1e-12)}
+
+
+def test_exactly_one_mode() -> None:
+    x = np.tile(mixture_means()[7], (2500, 1))
+    m = hq_metrics(x)
+    assert modes_paper(x) == 1
+    assert m["modes_hq"] == 1
+    assert m["hq_fraction"] == 1.0
+    assert m["reverse_kl"] == pytest.approx(np.log(25))
+
+
+def test_half_off_grid() -> None:
+    on = np.repeat(mixture_means(), 50, axis=0)  # 1250 on the means
+    off = on + np.array([1.0, 1.0], dtype=np.float32)  # 1250 halfway between four means
+    m = hq_metrics(np.concatenate([on, off]))
+    assert m["hq_fraction"] == pytest.approx(0.5)
+    assert m["modes_hq"] == 25
+    assert m["reverse_kl"] == pytest.approx(0.0, abs=1e-12)  # the HQ half is uniform
+
+
+def test_paper_protocol_counts_assignment_not_quality() -> None:
+    # Points far from every mean are still assigned to the nearest component.
+    x = mixture_means()[:3] + 0.9
+    assert modes_paper(x) == 3
+    assert hq_metrics(x)["modes_hq"] == 0

@@ -1,0 +1,65 @@
+import dataclasses
+
+import pytest
+import torch
+
+from training.config import ModelConfig, preset
+from training.nets import build_networks
+
+CASES = {
+    "toy": ((2,), 2),
+    "mnist": ((1, 28, 28), 32),
+    "mnist-cond": ((1, 28, 28), 32),
+    "svhn": ((3, 32, 32), 256),
+    "cifar10": ((3, 32, 32), 64),
+    "celeba": ((3, 64, 64), 512),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_shapes(name: str) -> None:
+    mcfg, _ = preset(name)
+    x_shape, nlat = CASES[name]
+    nets = build_networks(mcfg)
+    n = 3
+    x = torch.rand(n, *x_shape) * 2 - 1
+    y = torch.randint(0, 10, (n,)) if mcfg.conditional else None
+    z = nets.encoder(x, y)
+    assert z.shape == (n, nlat)
+    assert nets.decoder(z, y).shape == (n, *x_shape)
+    assert nets.discriminator(x, z, y).shape == (n,)
+    if mcfg.arch != "toy":
+        mu, log_sigma = nets.encoder.moments(x, y)
+        assert mu.shape == log_sigma.shape == (n, nlat)
+        assert nets.decoder(z, y).abs().max() <= 1.0  # tanh output in the pixel range
+
+
+@pytest.mark.parametrize("name", ["toy", "mnist"])
+def test_gan_baseline_discriminator_sees_x_only(name: str) -> None:
+    mcfg, _ = preset(name)
+    nets = build_networks(dataclasses.replace(mcfg, kind="gan"))
+    x = torch.randn(4, 2) if mcfg.arch == "toy" else torch.rand(4, 1, 28, 28)
+    assert nets.discriminator(x).shape == (4,)
+
+
+def test_conditional_embeddings_receive_gradients() -> None:
+    mcfg = ModelConfig(arch="mnist28", channels=1, image_size=28, nlat=8, num_classes=10, width=0.25)
+    nets = build_networks(mcfg)
+    x, y = torch.rand(4, 1, 28, 28) * 2 - 1, torch.tensor([0, 3, 3, 9])
+    z = nets.encoder(x, y)
+    logit = nets.discriminator(nets.decoder(z, y), z, y)
+    logit.sum().backward()
+    for name, net in nets.modules().items():
+        grad = net.embed.table.weight.grad
+        assert grad is not None, name
+        used = grad.abs().sum(dim=1) > 0
+        assert used[[0, 3, 9]].all(), name  # rows of the labels in the batch
+        assert not used[[1, 2]].any(), name  # and only those
+
+
+def test_conditional_output_depends_on_label() -> None:
+    mcfg = ModelConfig(arch="mnist28", channels=1, image_size=28, nlat=8, num_classes=10, width=0.25)
+    dec = build_networks(mcfg).decoder.eval()
+    z = torch.randn(1, 8).repeat(2, 1)
+    out = dec(z, torch.tensor([1, 7]))
+    assert not torch.allclose(out[0], out[1])

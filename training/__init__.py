@@ -1,0 +1,1 @@
+"""ALI training package: networks, losses, data, training loop, evaluation and ONNX export."""

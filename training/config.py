@@ -1,0 +1,155 @@
+"""Configuration dataclasses and per-dataset presets.
+
+A preset is a (ModelConfig, TrainConfig) pair. Both are plain dataclasses so that a checkpoint can
+store them as dicts and rebuild the exact model without pickling code objects.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+ARCHES = ("toy", "mnist28", "svhn32", "cifar32", "celeba64")
+
+
+@dataclass
+class ModelConfig:
+    arch: str = "mnist28"
+    channels: int = 1
+    image_size: int = 28
+    nlat: int = 64
+    # > 0 makes the model conditional on a digit/class label (embedding fed to all three nets).
+    num_classes: int = 0
+    embed_dim: int = 16
+    # Scales every hidden layer's width; the paper's nets are width 1.0.
+    width: float = 1.0
+    # "ali" trains encoder + decoder + joint D(x, z); "gan" trains the decoder against D(x) only.
+    kind: str = "ali"
+    leak: float = 0.01
+    # D activation: the paper uses maxout for CIFAR-10/toy and leaky ReLU for SVHN/CelebA.
+    d_activation: str = "lrelu"
+    maxout_pieces: int = 2
+    d_dropout: float = 0.2  # dropout on D's input layer; 0.5 on its inner layers (paper)
+    d_dropout_inner: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.arch not in ARCHES:
+            raise ValueError(f"unknown arch {self.arch!r}; choose one of {ARCHES}")
+        if self.kind not in ("ali", "gan"):
+            raise ValueError(f"kind must be 'ali' or 'gan', got {self.kind!r}")
+        if self.d_activation not in ("lrelu", "maxout"):
+            raise ValueError("d_activation must be 'lrelu' or 'maxout'")
+
+    @property
+    def conditional(self) -> bool:
+        return self.num_classes > 0
+
+
+@dataclass
+class TrainConfig:
+    dataset: str = "mnist"
+    data_path: str | None = None
+    epochs: int = 20
+    batch_size: int = 100
+    # Optional cap on steps per epoch (the toy recipe counts in steps, not passes over data).
+    steps_per_epoch: int | None = None
+    lr_d: float = 1e-4
+    lr_g: float = 1e-4
+    # Paper: Adam beta1 0.5, beta2 0.999 (its "beta2 = 1e-3" is Blocks' 1 - beta2 convention).
+    betas: tuple[float, float] = (0.5, 0.999)
+    # Stabilisers, all off by default unless a preset's measurements say otherwise.
+    instance_noise: float = 0.0  # std of Gaussian noise added to D's x inputs, annealed to 0
+    label_smoothing: float = 0.0  # one-sided: D's real target becomes 1 - s
+    ema_decay: float = 0.0  # EMA of encoder/decoder weights used for samples and export
+    lr_decay_to: float = 1.0  # linear LR decay factor reached at the last step (1.0 = constant)
+    seed: int = 0
+    num_workers: int = 0
+    log_every: int = 50
+    sample_every_epoch: bool = True
+    tensorboard: bool = False
+
+    @property
+    def real_label(self) -> float:
+        return 1.0 - self.label_smoothing
+
+
+def _toy() -> tuple[ModelConfig, TrainConfig]:
+    model = ModelConfig(
+        arch="toy", channels=0, image_size=0, nlat=2, d_activation="maxout", maxout_pieces=5,
+        d_dropout=0.0, d_dropout_inner=0.0,
+    )
+    train = TrainConfig(
+        dataset="mixture", epochs=1, steps_per_epoch=3000, batch_size=256, lr_d=1e-3, lr_g=1e-3,
+        betas=(0.5, 0.999), ema_decay=0.999, lr_decay_to=0.0, log_every=200,
+    )
+    return model, train
+
+
+def _mnist() -> tuple[ModelConfig, TrainConfig]:
+    model = ModelConfig(arch="mnist28", channels=1, image_size=28, nlat=32, width=0.5)
+    train = TrainConfig(dataset="mnist", epochs=30, batch_size=100, lr_d=2e-4, lr_g=2e-4)
+    return model, train
+
+
+def _mnist_cond() -> tuple[ModelConfig, TrainConfig]:
+    model, train = _mnist()
+    return dataclasses.replace(model, num_classes=10), train
+
+
+def _svhn() -> tuple[ModelConfig, TrainConfig]:
+    model = ModelConfig(arch="svhn32", channels=3, image_size=32, nlat=256, leak=0.01)
+    return model, TrainConfig(dataset="svhn", epochs=100, batch_size=100)
+
+
+def _cifar() -> tuple[ModelConfig, TrainConfig]:
+    model = ModelConfig(arch="cifar32", channels=3, image_size=32, nlat=64, d_activation="maxout")
+    return model, TrainConfig(dataset="cifar10", epochs=6475 // 100, batch_size=100)
+
+
+def _celeba() -> tuple[ModelConfig, TrainConfig]:
+    model = ModelConfig(arch="celeba64", channels=3, image_size=64, nlat=512, leak=0.02)
+    return model, TrainConfig(dataset="folder", epochs=123, batch_size=100)
+
+
+PRESETS: dict[str, Any] = {
+    "toy": _toy,
+    "mnist": _mnist,
+    "mnist-cond": _mnist_cond,
+    "svhn": _svhn,
+    "cifar10": _cifar,
+    "celeba": _celeba,
+}
+
+
+def preset(name: str) -> tuple[ModelConfig, TrainConfig]:
+    try:
+        return PRESETS[name]()
+    except KeyError:
+        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}") from None
+
+
+def config_to_dict(cfg: Any) -> dict[str, Any]:
+    return dataclasses.asdict(cfg)
+
+
+def model_config_from_dict(d: dict[str, Any]) -> ModelConfig:
+    return ModelConfig(**d)
+
+
+def train_config_from_dict(d: dict[str, Any]) -> TrainConfig:
+    d = dict(d)
+    if "betas" in d:
+        d["betas"] = tuple(d["betas"])
+    return TrainConfig(**d)
+
+
+__all__ = [
+    "ModelConfig",
+    "TrainConfig",
+    "PRESETS",
+    "preset",
+    "config_to_dict",
+    "model_config_from_dict",
+    "train_config_from_dict",
+]

@@ -1,0 +1,158 @@
+"""`ali-eval`: the 25-Gaussian experiment and the MNIST evaluation of an exported model.
+
+    ali-eval mixture --seeds 10 --out results/mixture
+    ali-eval mnist --model models/mnist --data ../shared/datasets/mnist.npz --write
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from training.config import preset
+from training.data import sample_mixture
+from training.mixture import (
+    HQ_SAMPLES,
+    PAPER_SAMPLES,
+    hq_metrics,
+    modes_paper,
+    summarise,
+)
+
+# ---- the mixture experiment ------------------------------------------------------------------
+
+
+@torch.no_grad()
+def mixture_run(kind: str, seed: int, out: Path, progress: bool = False) -> tuple[dict[str, float], np.ndarray]:
+    """Train one toy model; returns its metrics and 2,500 samples for the plot."""
+    from training.train import train
+
+    mcfg, tcfg = preset("toy")
+    mcfg = dataclasses.replace(mcfg, kind=kind)
+    tcfg = dataclasses.replace(tcfg, seed=seed)
+    t0 = time.perf_counter()
+    trainer = train(mcfg, tcfg, out / f"{kind}-seed{seed}", progress=progress)
+    secs = time.perf_counter() - t0
+    enc, dec = trainer.inference_nets()
+    enc.eval(), dec.eval()
+    g = torch.Generator().manual_seed(10_000 + seed)
+    samples = dec(torch.randn(PAPER_SAMPLES, mcfg.nlat, generator=g)).numpy()
+    metrics: dict[str, float] = {"modes_paper": modes_paper(samples)}
+    metrics.update(hq_metrics(samples[:HQ_SAMPLES]))
+    metrics["train_seconds"] = secs
+    if kind == "ali":
+        x, _ = sample_mixture(10_000, seed=1_000_000 + seed)  # held out: not the training seed
+        xt = torch.from_numpy(x)
+        rec = dec(enc(xt)).numpy()
+        metrics["reconstruction_mse"] = float(((rec - x) ** 2).sum(axis=1).mean())
+    return metrics, samples[:HQ_SAMPLES]
+
+
+def plot_mixture(samples: dict[str, np.ndarray], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from training.data import mixture_means
+
+    fig, axes = plt.subplots(1, len(samples), figsize=(5 * len(samples), 5))
+    for ax, (name, s) in zip(np.atleast_1d(axes), samples.items(), strict=True):
+        ax.scatter(s[:, 0], s[:, 1], s=2, alpha=0.4)
+        mu = mixture_means()
+        ax.scatter(mu[:, 0], mu[:, 1], s=20, c="red", marker="x")
+        ax.set(title=f"{name.upper()} samples (seed 0)", xlim=(-6, 6), ylim=(-6, 6), aspect="equal")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+FIGURES = ("modes_paper", "modes_hq", "hq_fraction", "reverse_kl", "train_seconds",
+           "reconstruction_mse")
+
+
+def mixture_table(result: dict[str, Any]) -> str:
+    lines = ["| model | " + " | ".join(FIGURES) + " |", "|---" * (len(FIGURES) + 1) + "|"]
+    for name, figs in result["models"].items():
+        cells = []
+        for f in FIGURES:
+            cells.append(f"{figs[f]['mean']:.3f} ± {figs[f]['std']:.3f}" if f in figs else "—")
+        lines.append(f"| {name.upper()} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def run_mixture(seeds: int, out: Path, progress: bool = False) -> dict[str, Any]:
+    out.mkdir(parents=True, exist_ok=True)
+    per: dict[str, dict[str, list[float]]] = {"ali": {}, "gan": {}}
+    plots: dict[str, np.ndarray] = {}
+    for kind in per:
+        for seed in range(seeds):
+            metrics, samples = mixture_run(kind, seed, out / "runs", progress)
+            if seed == 0:
+                plots[kind] = samples
+            for k, v in metrics.items():
+                per[kind].setdefault(k, []).append(v)
+            print(f"{kind} seed {seed}: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()),
+                  file=sys.stderr)
+    result = {
+        "seeds": seeds,
+        "recipe": {
+            "model": dataclasses.asdict(preset("toy")[0]),
+            "train": dataclasses.asdict(preset("toy")[1]),
+        },
+        "models": {k: {f: summarise(v) for f, v in figs.items()} for k, figs in per.items()},
+    }
+    (out / "mixture.json").write_text(json.dumps(result, indent=2) + "\n")
+    plot_mixture(plots, out / "mixture.png")
+    return result
+
+
+# ---- MNIST -------------------------------------------------------------------------------------
+
+
+def _cmd_mnist(args: argparse.Namespace) -> None:
+    from training.mnist_eval import evaluate_mnist
+
+    evaluate_mnist(Path(args.model), args.data, Path(args.classifier), write=args.write,
+                   seed=args.seed)
+
+
+def _cmd_mixture(args: argparse.Namespace) -> None:
+    torch.set_num_threads(args.threads)
+    result = run_mixture(args.seeds, Path(args.out), progress=not args.quiet)
+    print(mixture_table(result))
+    print(f"wrote {Path(args.out) / 'mixture.json'} and {Path(args.out) / 'mixture.png'}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="ali-eval", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    mx = sub.add_parser("mixture", help="ALI vs GAN on the 25-Gaussian mixture")
+    mx.add_argument("--seeds", type=int, default=10)
+    mx.add_argument("--out", default="results/mixture")
+    mx.add_argument("--threads", type=int, default=2)
+    mx.add_argument("--quiet", action="store_true")
+    mx.set_defaults(func=_cmd_mixture)
+    mn = sub.add_parser("mnist", help="evaluate an exported model on MNIST")
+    mn.add_argument("--model", required=True, help="model folder (models/NAME)")
+    mn.add_argument("--data", required=True, help="keras-layout mnist.npz")
+    mn.add_argument("--classifier", default="runs/digit-classifier.pt",
+                    help="cache for the judging classifier (trained if missing)")
+    mn.add_argument("--seed", type=int, default=0)
+    mn.add_argument("--write", action="store_true",
+                    help="record metrics in the manifest, render PNGs and the model card")
+    mn.set_defaults(func=_cmd_mnist)
+    args = p.parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,136 @@
+"""MNIST evaluation of an exported model (the ONNX files, through service.runtime).
+
+Figures: reconstruction MSE; linear probe on mu(x); semi-supervised error with 100 labels; the
+class histogram of unconditional samples or the accuracy of conditional ones; the fraction of
+reconstructions classified as their input. A small CNN (training/classifier.py) judges digits.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from service.grid import save_grid
+from service.manifest import load_manifest, write_manifest
+from service.runtime import Model, load_model
+from training.classifier import load_or_train, predict
+from training.data import load_mnist
+from training.model_card import write_model_card
+
+BATCH = 500
+SEMI_DRAWS = 10
+SEMI_PER_CLASS = 10
+SAMPLES = 10_000
+
+
+def _batched(fn: Any, *arrays: np.ndarray | None) -> np.ndarray:
+    n = len(arrays[0])  # type: ignore[arg-type]
+    outs = [fn(*(None if a is None else a[i : i + BATCH] for a in arrays)) for i in range(0, n, BATCH)]
+    return np.concatenate(outs)
+
+
+def encode_mu(model: Model, x: np.ndarray, y: np.ndarray | None) -> np.ndarray:
+    return _batched(lambda a, b: model.encode(a, b)[0], x, y)
+
+
+def decode(model: Model, z: np.ndarray, y: np.ndarray | None) -> np.ndarray:
+    return _batched(model.decode, z, y)
+
+
+def linear_probe(f_tr: np.ndarray, y_tr: np.ndarray, f_te: np.ndarray, y_te: np.ndarray) -> float:
+    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+    clf.fit(f_tr, y_tr)
+    return float(clf.score(f_te, y_te))
+
+
+def semi_supervised_errors(f_tr: np.ndarray, y_tr: np.ndarray, f_te: np.ndarray,
+                           y_te: np.ndarray, seed: int) -> list[float]:
+    """10 draws of 10 labelled images per class; logistic regression on their features."""
+    rng = np.random.default_rng(seed)
+    errors = []
+    for _ in range(SEMI_DRAWS):
+        idx = np.concatenate([rng.choice(np.flatnonzero(y_tr == c), SEMI_PER_CLASS, replace=False)
+                              for c in range(10)])
+        errors.append(1.0 - linear_probe(f_tr[idx], y_tr[idx], f_te, y_te))
+    return errors
+
+
+def evaluate_mnist(model_dir: Path, data: str, classifier_cache: Path, write: bool = False,
+                   seed: int = 0) -> dict[str, Any]:
+    model = load_model(model_dir)
+    cond = model.manifest.conditional
+    train, test = load_mnist(data, "train"), load_mnist(data, "test")
+    x_tr, y_tr = train.x.numpy(), train.y.numpy()
+    x_te, y_te = test.x.numpy(), test.y.numpy()
+    clf, clf_acc = load_or_train(classifier_cache, data)
+    m: dict[str, Any] = {"classifier_test_accuracy": clf_acc}
+    rng = np.random.default_rng(seed)
+
+    mu_te = encode_mu(model, x_te, y_te if cond else None)
+    rec = decode(model, mu_te, y_te if cond else None)
+    m["reconstruction_mse"] = float(((rec - x_te) ** 2).mean())  # pixel range [-1, 1]
+    m["reconstruction_class_accuracy"] = float((predict(clf, rec) == y_te).mean())
+
+    mu_tr = encode_mu(model, x_tr, y_tr if cond else None)
+    m["linear_probe_accuracy"] = linear_probe(mu_tr, y_tr, mu_te, y_te)
+    errs = semi_supervised_errors(mu_tr, y_tr, mu_te, y_te, seed)
+    m["semi_supervised_100_error"] = {"mean": float(np.mean(errs)), "std": float(np.std(errs)),
+                                      "per_draw": errs}
+
+    z = rng.standard_normal((SAMPLES, model.manifest.latent.dim)).astype(np.float32)
+    if cond:
+        labels = np.arange(SAMPLES) % 10
+        pred = predict(clf, decode(model, z, labels))
+        m["conditional_accuracy"] = float((pred == labels).mean())
+    else:
+        pred = predict(clf, decode(model, z, None))
+    hist = np.bincount(pred, minlength=10) / len(pred)
+    m["sample_class_histogram"] = [float(v) for v in hist]
+    m["sample_largest_class_share"] = float(hist.max())
+    print(json.dumps(m, indent=2))
+    if write:
+        render_figures(model, x_te, y_te, seed)
+        manifest = load_manifest(model_dir).model_copy(update={"metrics": m})
+        write_manifest(manifest, model_dir)
+        write_model_card(manifest, model_dir)
+        print(f"wrote metrics, figures and model card to {model_dir}", file=sys.stderr)
+    return m
+
+
+def render_figures(model: Model, x_te: np.ndarray, y_te: np.ndarray, seed: int) -> None:
+    """samples.png (8x8), reconstructions.png (input | reconstruction), interpolations.png."""
+    cond = model.manifest.conditional
+    d = model.manifest.latent.dim
+    rng = np.random.default_rng(seed + 1)
+    out = model.directory
+    labels = np.arange(64) % 8 if cond else None  # conditional: each column one digit 0-7
+    save_grid(str(out / "samples.png"), model.decode(rng.standard_normal((64, d)).astype(np.float32),
+              labels), cols=8)
+
+    idx = rng.choice(len(x_te), 32, replace=False)
+    x, y = x_te[idx], y_te[idx] if cond else None
+    rec = model.decode(model.encode(x, y)[0], y)
+    save_grid(str(out / "reconstructions.png"), np.stack([x, rec], 1).reshape(-1, *x.shape[1:]),
+              cols=8)
+
+    steps, rows = 10, 8
+    tiles = []
+    for _ in range(rows):
+        a = int(rng.integers(len(x_te)))
+        pool = np.flatnonzero(y_te == y_te[a]) if cond else np.arange(len(x_te))
+        b = int(rng.choice(pool))
+        pair = x_te[[a, b]]
+        yy = y_te[[a, b]] if cond else None
+        mu = model.encode(pair, yy)[0]
+        t = np.linspace(0, 1, steps, dtype=np.float32)[:, None]
+        path = (1 - t) * mu[0] + t * mu[1]
+        ypath = np.full(steps, y_te[a]) if cond else None
+        tiles += [pair[:1], model.decode(path, ypath), pair[1:]]
+    save_grid(str(out / "interpolations.png"), np.concatenate(tiles), cols=steps + 2)

@@ -1,0 +1,74 @@
+"""Writes models/NAME/README.md (the model card) from the manifest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from service.manifest import Manifest
+
+TARGETS = {
+    "conditional_accuracy": (">= 0.99", lambda v: v >= 0.99),
+    "linear_probe_accuracy": (">= 0.97", lambda v: v >= 0.97),
+    "semi_supervised_100_error": ("<= 0.10", lambda v: v <= 0.10),
+    "reconstruction_class_accuracy": (">= 0.90", lambda v: v >= 0.90),
+    "sample_largest_class_share": ("<= 0.15", lambda v: v <= 0.15),
+}
+
+
+def _value(v: object) -> float | None:
+    if isinstance(v, dict):
+        return float(v["mean"])
+    return float(v) if isinstance(v, int | float) else None
+
+
+def write_model_card(m: Manifest, model_dir: Path) -> Path:
+    kind = "conditional (digit label)" if m.conditional else "unconditional"
+    rows = []
+    for key, raw in m.metrics.items():
+        v = _value(raw)
+        if v is None:
+            continue
+        shown = f"{v:.4f}" + (f" ± {raw['std']:.4f}" if isinstance(raw, dict) else "")
+        target, ok = TARGETS.get(key, ("", None))
+        verdict = "" if ok is None else ("met" if ok(v) else "**missed**")
+        rows.append(f"| `{key}` | {shown} | {target} | {verdict} |")
+    t = m.training
+    text = f"""# {m.name} — ALI on MNIST, {kind}
+
+Adversarially Learned Inference (Dumoulin et al. 2016): a decoder Gx(z), an encoder q(z|x) and a
+joint discriminator D(x, z), trained together. Exported to ONNX for the service.
+
+| | |
+|---|---|
+| image | {m.image.channels}×{m.image.height}×{m.image.width}, pixels in [{m.pixels.low}, {m.pixels.high}] (x = p/127.5 − 1) |
+| latent | {m.latent.dim}-d, prior {m.latent.prior} |
+| classes | {", ".join(m.classes) or "none"} |
+| trained | {t.epochs} epochs on {t.dataset}, seed {t.seed}, {(t.train_seconds or 0) / 60:.1f} min on CPU |
+| commit | `{t.git_commit}` |
+
+## How it was made
+
+```
+{t.command}
+ali-export runs/{m.name}/checkpoint.pt --name {m.name} --out models/
+ali-eval mnist --model models/{m.name} --data ../shared/datasets/mnist.npz --write
+```
+
+## Metrics (`ali-eval mnist`, MNIST test set)
+
+Features for the probes are μ(x) from the encoder{" (given the true label)" if m.conditional else ""}.
+The judging classifier is a small CNN trained by `ali-eval` (its own test accuracy is listed).
+
+| metric | value | target | |
+|---|---|---|---|
+{chr(10).join(rows)}
+
+## Figures
+
+- `samples.png` — 64 samples from the prior{" (column k is digit k)" if m.conditional else ""}
+- `reconstructions.png` — test images (odd columns) beside their reconstructions Gx(μ(x))
+- `interpolations.png` — linear paths in latent space between two test images (ends are the inputs)
+"""
+    path = model_dir / "README.md"
+    path.write_text(text)
+    return path

@@ -1,0 +1,199 @@
+"""The ALI training step and its state: two Adam optimisers, optional EMA, checkpoints.
+
+Each step draws z ~ N(0, I), computes z_hat = Gz(x) and x_tilde = Gx(z) once, then
+  1. updates D on (x, z_hat) vs (x_tilde, z) with the generators' outputs detached;
+  2. updates Gz and Gx with the non-saturating swapped loss through the freshly updated D.
+For kind="gan" the encoder is unused and D sees x alone.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel as DDP
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+from training.config import (
+    ModelConfig,
+    TrainConfig,
+    config_to_dict,
+)
+from training.distributed import DistInfo
+from training.losses import discriminator_loss, generator_loss
+from training.nets import build_networks
+
+
+def _unwrap(m: nn.Module) -> nn.Module:
+    return m.module if isinstance(m, DDP | AveragedModel) else m
+
+
+class Trainer:
+    def __init__(
+        self, mcfg: ModelConfig, tcfg: TrainConfig, dist: DistInfo | None = None,
+        total_steps: int = 1,
+    ) -> None:
+        self.mcfg, self.tcfg = mcfg, tcfg
+        self.dist = dist or DistInfo()
+        self.device = torch.device(self.dist.device)
+        torch.manual_seed(tcfg.seed)  # same init on every rank; DDP also broadcasts rank 0's
+        nets = build_networks(mcfg)
+        self.ali = mcfg.kind == "ali"
+        self.encoder = nets.encoder.to(self.device)
+        self.decoder = nets.decoder.to(self.device)
+        self.disc = nets.discriminator.to(self.device)
+        self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=tcfg.lr_d, betas=tcfg.betas)
+        g_params = list(self.decoder.parameters())
+        if self.ali:
+            g_params += list(self.encoder.parameters())
+        self.opt_g = torch.optim.Adam(g_params, lr=tcfg.lr_g, betas=tcfg.betas)
+        self.total_steps = max(1, total_steps)
+        decay = lambda s: 1.0 - (1.0 - tcfg.lr_decay_to) * min(s / self.total_steps, 1.0)  # noqa: E731
+        self.sched_d = torch.optim.lr_scheduler.LambdaLR(self.opt_d, decay)
+        self.sched_g = torch.optim.lr_scheduler.LambdaLR(self.opt_g, decay)
+        self.ema: dict[str, AveragedModel] = {}
+        if tcfg.ema_decay > 0:
+            fn = get_ema_multi_avg_fn(tcfg.ema_decay)
+            for name, m in (("encoder", self.encoder), ("decoder", self.decoder)):
+                self.ema[name] = AveragedModel(m, multi_avg_fn=fn, use_buffers=True)
+        if self.dist.enabled:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.decoder = DDP(self.decoder, device_ids=ids)
+            self.disc = DDP(self.disc, device_ids=ids)
+            if self.ali:
+                self.encoder = DDP(self.encoder, device_ids=ids)
+        self.step = 0
+        self.epoch = 0
+        # Provenance carried into the checkpoint and from there into the model manifest.
+        self.meta: dict[str, Any] = {"command": "", "train_seconds": 0.0}
+
+    # ---- one step -------------------------------------------------------------------------
+    def prior(self, n: int) -> torch.Tensor:
+        return torch.randn(n, self.mcfg.nlat, device=self.device)
+
+    def _noisy(self, x: torch.Tensor) -> torch.Tensor:
+        """Instance noise on D's x inputs, annealed linearly to zero over training."""
+        sigma = self.tcfg.instance_noise * max(0.0, 1.0 - self.step / self.total_steps)
+        return x + sigma * torch.randn_like(x) if sigma > 0 else x
+
+    def _d_logits(
+        self, d: nn.Module, x: torch.Tensor, z_hat: torch.Tensor | None, x_tilde: torch.Tensor,
+        z: torch.Tensor, y: torch.Tensor | None,
+    ) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """(D(x, z_hat), D(x_tilde, z)); run as one batch so dropout/timing match both halves."""
+        if self.ali:
+            assert z_hat is not None
+            logits = d(self._noisy(torch.cat([x, x_tilde])), torch.cat([z_hat, z]),
+                       None if y is None else torch.cat([y, y]))
+            return logits[: x.shape[0]], logits[x.shape[0] :]
+        # GAN: D(x) on real data and on samples.
+        y2 = None if y is None else torch.cat([y, y])
+        logits = d(self._noisy(torch.cat([x, x_tilde])), None, y2)
+        return logits[: x.shape[0]], logits[x.shape[0] :]
+
+    def train_step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, float]:
+        x = x.to(self.device, non_blocking=True)
+        y = y.to(self.device) if (y is not None and self.mcfg.conditional) else None
+        z = self.prior(x.shape[0])
+        x_tilde = self.decoder(z, y)  # [N, C, H, W]
+        z_hat = self.encoder(x, y) if self.ali else None  # [N, nlat]
+
+        # 1. discriminator
+        d_real, d_fake = self._d_logits(
+            self.disc, x, None if z_hat is None else z_hat.detach(), x_tilde.detach(), z, y
+        )
+        assert d_real is not None
+        loss_d = discriminator_loss(d_real, d_fake, self.tcfg.real_label)
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
+
+        # 2. encoder + decoder, through the updated D (unwrapped: its grads are not needed).
+        d_raw = _unwrap(self.disc)
+        d_raw.requires_grad_(False)
+        g_real, g_fake = self._d_logits(d_raw, x, z_hat, x_tilde, z, y)
+        loss_g = generator_loss(g_real if self.ali else None, g_fake)
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        d_raw.requires_grad_(True)
+
+        for name, ema in self.ema.items():
+            ema.update_parameters(_unwrap(getattr(self, name)))
+        self.sched_d.step()
+        self.sched_g.step()
+        self.step += 1
+        return {
+            "loss_d": loss_d.item(),
+            "loss_g": loss_g.item(),
+            "d_real": torch.sigmoid(d_real).mean().item(),
+            "d_fake": torch.sigmoid(d_fake).mean().item(),
+        }
+
+    # ---- inference views ------------------------------------------------------------------
+    def inference_nets(self) -> tuple[nn.Module, nn.Module]:
+        """(encoder, decoder) for sampling/eval: the EMA copies when EMA is on."""
+        enc = _unwrap(self.ema["encoder"]) if "encoder" in self.ema else _unwrap(self.encoder)
+        dec = _unwrap(self.ema["decoder"]) if "decoder" in self.ema else _unwrap(self.decoder)
+        return enc, dec
+
+    # ---- state ----------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        state: dict[str, Any] = {
+            "encoder": _unwrap(self.encoder).state_dict(),
+            "decoder": _unwrap(self.decoder).state_dict(),
+            "discriminator": _unwrap(self.disc).state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "sched_d": self.sched_d.state_dict(),
+            "sched_g": self.sched_g.state_dict(),
+        }
+        for name, ema in self.ema.items():
+            state[f"ema_{name}"] = ema.state_dict()
+        return {
+            "model_config": config_to_dict(self.mcfg),
+            "train_config": {**config_to_dict(self.tcfg), "betas": list(self.tcfg.betas)},
+            "epoch": self.epoch,
+            "step": self.step,
+            "total_steps": self.total_steps,
+            "rng": torch.get_rng_state(),
+            "meta": dict(self.meta),
+            "state": state,
+        }
+
+    def load_state_dict(self, ckpt: dict[str, Any]) -> None:
+        s = ckpt["state"]
+        _unwrap(self.encoder).load_state_dict(s["encoder"])
+        _unwrap(self.decoder).load_state_dict(s["decoder"])
+        _unwrap(self.disc).load_state_dict(s["discriminator"])
+        self.opt_d.load_state_dict(s["opt_d"])
+        self.opt_g.load_state_dict(s["opt_g"])
+        self.sched_d.load_state_dict(s["sched_d"])
+        self.sched_g.load_state_dict(s["sched_g"])
+        for name, ema in self.ema.items():
+            ema.load_state_dict(s[f"ema_{name}"])
+        self.epoch, self.step = ckpt["epoch"], ckpt["step"]
+        self.meta = dict(ckpt.get("meta", self.meta))
+        torch.set_rng_state(ckpt["rng"])
+
+
+def inference_modules_from_checkpoint(ckpt: dict[str, Any]) -> tuple[ModelConfig, dict[str, nn.Module]]:
+    """Rebuild eval-mode encoder/decoder/discriminator from a checkpoint (EMA weights if present)."""
+    from training.config import model_config_from_dict
+
+    mcfg = model_config_from_dict(ckpt["model_config"])
+    nets = build_networks(mcfg)
+    s = ckpt["state"]
+    out: dict[str, nn.Module] = {}
+    for name, module in nets.modules().items():
+        ema_key = f"ema_{name}"
+        if ema_key in s:
+            avg = AveragedModel(copy.deepcopy(module), use_buffers=True)
+            avg.load_state_dict(s[ema_key])
+            module = avg.module
+        else:
+            module.load_state_dict(s[name])
+        out[name] = module.eval()
+    return mcfg, out
