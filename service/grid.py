@@ -12,7 +12,8 @@ from PIL import Image
 def to_uint8(images: np.ndarray, lo: float = -1.0, hi: float = 1.0) -> np.ndarray:
     """[N, C, H, W] float in [lo, hi] -> [N, H, W, C] uint8."""
     scaled = (np.clip(images, lo, hi) - lo) * (255.0 / (hi - lo))
-    return np.rint(scaled).astype(np.uint8).transpose(0, 2, 3, 1)
+    out: np.ndarray = np.rint(scaled).astype(np.uint8).transpose(0, 2, 3, 1)
+    return out
 
 
 def tile(images: np.ndarray, cols: int | None = None, pad: int = 2) -> np.ndarray:
@@ -23,7 +24,10 @@ def tile(images: np.ndarray, cols: int | None = None, pad: int = 2) -> np.ndarra
     out = np.zeros((rows * (h + pad) + pad, cols * (w + pad) + pad, c), dtype=np.uint8)
     for i in range(n):
         r, k = divmod(i, cols)
-        out[pad + r * (h + pad) : pad + r * (h + pad) + h, pad + k * (w + pad) : pad + k * (w + pad) + w] = images[i]
+        out[
+            pad + r * (h + pad) : pad + r * (h + pad) + h,
+            pad + k * (w + pad) : pad + k * (w + pad) + w,
+        ] = images[i]
     return out
 
 
@@ -35,8 +39,9 @@ def png_bytes(image: np.ndarray, compress_level: int = 1) -> bytes:
     return buf.getvalue()
 
 
-def save_grid(path: str, images: np.ndarray, cols: int | None = None, lo: float = -1.0,
-              hi: float = 1.0) -> None:
+def save_grid(
+    path: str, images: np.ndarray, cols: int | None = None, lo: float = -1.0, hi: float = 1.0
+) -> None:
     """Write [N, C, H, W] float images as one PNG grid."""
     with open(path, "wb") as f:
         f.write(png_bytes(tile(to_uint8(images, lo, hi), cols), compress_level=6))

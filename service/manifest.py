@@ -127,7 +127,8 @@ def parse_manifest(data: str | bytes, source: str = "manifest") -> Manifest:
         return Manifest.model_validate(raw)
     except ValidationError as e:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}" for err in e.errors()
+            f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}"
+            for err in e.errors()
         )
         raise ManifestError(f"{source}: {problems}") from None
 

@@ -109,7 +109,12 @@ class Model:
         m = self.manifest
         x = np.zeros((n, m.image.channels, m.image.height, m.image.width), np.float32)
         z = np.zeros((n, m.latent.dim), np.float32)
-        feeds = {"encoder": {"x": x}, "decoder": {"z": z}, "discriminator": {"x": x, "z": z}}[network]
+        by_net: dict[str, dict[str, np.ndarray]] = {
+            "encoder": {"x": x},
+            "decoder": {"z": z},
+            "discriminator": {"x": x, "z": z},
+        }
+        feeds = by_net[network]
         if m.conditional:
             feeds["y"] = np.zeros(n, np.int64)
         return feeds

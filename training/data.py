@@ -83,7 +83,9 @@ def load_mnist(path: str | Path, split: str = "train") -> ArrayData:
         if missing:
             raise ValueError(f"{path} is not a keras-layout MNIST npz: missing {sorted(missing)}")
         x, y = f[f"x_{split}"], f[f"y_{split}"]
-    return ArrayData(torch.from_numpy(to_unit_range(x)[:, None]), torch.from_numpy(y.astype(np.int64)))
+    return ArrayData(
+        torch.from_numpy(to_unit_range(x)[:, None]), torch.from_numpy(y.astype(np.int64))
+    )
 
 
 def download_mnist(dest: str | Path) -> Path:
@@ -114,7 +116,9 @@ def load_cifar10(root: str | Path, split: str = "train") -> ArrayData:
         raw.append(np.fromfile(f, dtype=np.uint8).reshape(-1, 1 + 3 * 32 * 32))
     rec = np.concatenate(raw)
     x = rec[:, 1:].reshape(-1, 3, 32, 32)
-    return ArrayData(torch.from_numpy(to_unit_range(x)), torch.from_numpy(rec[:, 0].astype(np.int64)))
+    return ArrayData(
+        torch.from_numpy(to_unit_range(x)), torch.from_numpy(rec[:, 0].astype(np.int64))
+    )
 
 
 def load_svhn(root: str | Path, split: str = "train") -> ArrayData:
@@ -191,8 +195,15 @@ class LoaderBatches:
         return len(self.loader)
 
 
-def load_dataset(name: str, path: str | None, split: str, model_channels: int, image_size: int,
-                 num_classes: int, seed: int) -> ArrayData | Dataset:
+def load_dataset(
+    name: str,
+    path: str | None,
+    split: str,
+    model_channels: int,
+    image_size: int,
+    num_classes: int,
+    seed: int,
+) -> ArrayData | Dataset:
     """Dispatch by dataset name. Returns in-memory ArrayData or a streaming Dataset (folder)."""
     if name == "mixture":
         x, comp = sample_mixture(100_000 if split == "train" else 10_000, seed + (split != "train"))

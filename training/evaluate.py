@@ -1,7 +1,7 @@
 """`ali-eval`: the 25-Gaussian experiment and the MNIST evaluation of an exported model.
 
-    ali-eval mixture --seeds 10 --out results/mixture
-    ali-eval mnist --model models/mnist --data ../shared/datasets/mnist.npz --write
+ali-eval mixture --seeds 10 --out results/mixture
+ali-eval mnist --model models/mnist --data ../shared/datasets/mnist.npz --write
 """
 
 from __future__ import annotations
@@ -31,7 +31,9 @@ from training.mixture import (
 
 
 @torch.no_grad()
-def mixture_run(kind: str, seed: int, out: Path, progress: bool = False) -> tuple[dict[str, float], np.ndarray]:
+def mixture_run(
+    kind: str, seed: int, out: Path, progress: bool = False
+) -> tuple[dict[str, float], np.ndarray]:
     """Train one toy model; returns its metrics and 2,500 samples for the plot."""
     from training.train import train
 
@@ -75,8 +77,14 @@ def plot_mixture(samples: dict[str, np.ndarray], path: Path) -> None:
     plt.close(fig)
 
 
-FIGURES = ("modes_paper", "modes_hq", "hq_fraction", "reverse_kl", "train_seconds",
-           "reconstruction_mse")
+FIGURES = (
+    "modes_paper",
+    "modes_hq",
+    "hq_fraction",
+    "reverse_kl",
+    "train_seconds",
+    "reconstruction_mse",
+)
 
 
 def mixture_table(result: dict[str, Any]) -> str:
@@ -100,8 +108,10 @@ def run_mixture(seeds: int, out: Path, progress: bool = False) -> dict[str, Any]
                 plots[kind] = samples
             for k, v in metrics.items():
                 per[kind].setdefault(k, []).append(v)
-            print(f"{kind} seed {seed}: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()),
-                  file=sys.stderr)
+            print(
+                f"{kind} seed {seed}: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()),
+                file=sys.stderr,
+            )
     result = {
         "seeds": seeds,
         "recipe": {
@@ -121,8 +131,9 @@ def run_mixture(seeds: int, out: Path, progress: bool = False) -> dict[str, Any]
 def _cmd_mnist(args: argparse.Namespace) -> None:
     from training.mnist_eval import evaluate_mnist
 
-    evaluate_mnist(Path(args.model), args.data, Path(args.classifier), write=args.write,
-                   seed=args.seed)
+    evaluate_mnist(
+        Path(args.model), args.data, Path(args.classifier), write=args.write, seed=args.seed
+    )
 
 
 def _cmd_mixture(args: argparse.Namespace) -> None:
@@ -144,11 +155,17 @@ def main(argv: list[str] | None = None) -> None:
     mn = sub.add_parser("mnist", help="evaluate an exported model on MNIST")
     mn.add_argument("--model", required=True, help="model folder (models/NAME)")
     mn.add_argument("--data", required=True, help="keras-layout mnist.npz")
-    mn.add_argument("--classifier", default="runs/digit-classifier.pt",
-                    help="cache for the judging classifier (trained if missing)")
+    mn.add_argument(
+        "--classifier",
+        default="runs/digit-classifier.pt",
+        help="cache for the judging classifier (trained if missing)",
+    )
     mn.add_argument("--seed", type=int, default=0)
-    mn.add_argument("--write", action="store_true",
-                    help="record metrics in the manifest, render PNGs and the model card")
+    mn.add_argument(
+        "--write",
+        action="store_true",
+        help="record metrics in the manifest, render PNGs and the model card",
+    )
     mn.set_defaults(func=_cmd_mnist)
     args = p.parse_args(argv)
     args.func(args)

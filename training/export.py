@@ -105,9 +105,16 @@ def export_network(net: str, module: nn.Module, cfg: ModelConfig, path: Path, op
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            graph, tuple(inputs.values()), str(path), input_names=list(inputs),
-            output_names=OUTPUT_NAMES[net], dynamic_shapes=dynamic, dynamo=True,
-            opset_version=opset, external_data=False, verbose=False,
+            graph,
+            tuple(inputs.values()),
+            str(path),
+            input_names=list(inputs),
+            output_names=OUTPUT_NAMES[net],
+            dynamic_shapes=dynamic,
+            dynamo=True,
+            opset_version=opset,
+            external_data=False,
+            verbose=False,
         )
     onnx.checker.check_model(onnx.load(str(path)), full_check=True)
     check_parity(net, graph, cfg, path)
@@ -124,7 +131,9 @@ def check_parity(net: str, graph: nn.Module, cfg: ModelConfig, path: Path) -> fl
         got = sess.run(None, {k: v.numpy() for k, v in inputs.items()})
         for name, e, o in zip(OUTPUT_NAMES[net], expected, got, strict=True):
             if o.shape != tuple(e.shape):
-                raise ExportError(f"{net}.{name}: onnxruntime shape {o.shape} != torch {tuple(e.shape)}")
+                raise ExportError(
+                    f"{net}.{name}: onnxruntime shape {o.shape} != torch {tuple(e.shape)}"
+                )
             diff = float(np.abs(o - e.numpy()).max())
             worst = max(worst, diff)
             if diff > PARITY_TOL:
@@ -136,16 +145,26 @@ def check_parity(net: str, graph: nn.Module, cfg: ModelConfig, path: Path) -> fl
 
 def git_commit() -> str:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                             check=True, cwd=Path(__file__).parent)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).parent,
+        )
         return out.stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
 
-def export_checkpoint(ckpt_path: str | Path, name: str, out_root: str | Path,
-                      version: str = "1", opset: int = OPSET,
-                      classes: list[str] | None = None) -> Manifest:
+def export_checkpoint(
+    ckpt_path: str | Path,
+    name: str,
+    out_root: str | Path,
+    version: str = "1",
+    opset: int = OPSET,
+    classes: list[str] | None = None,
+) -> Manifest:
     ckpt = load_checkpoint(ckpt_path)
     cfg, modules = inference_modules_from_checkpoint(ckpt)
     if cfg.arch == "toy" or cfg.kind != "ali":
@@ -160,7 +179,9 @@ def export_checkpoint(ckpt_path: str | Path, name: str, out_root: str | Path,
     tcfg: dict[str, Any] = ckpt["train_config"]
     meta = ckpt.get("meta", {})
     if cfg.conditional and classes is None:
-        classes = MNIST_CLASSES if cfg.num_classes == 10 else [str(i) for i in range(cfg.num_classes)]
+        classes = (
+            MNIST_CLASSES if cfg.num_classes == 10 else [str(i) for i in range(cfg.num_classes)]
+        )
     manifest = Manifest(
         manifest_version=MANIFEST_VERSION,
         name=name,
@@ -201,8 +222,10 @@ def main(argv: list[str] | None = None) -> None:
         m = export_checkpoint(args.checkpoint, args.name, args.out, args.version, args.opset)
     except ExportError as e:
         sys.exit(f"ali-export: {e}")
-    print(f"exported {m.name} -> {Path(args.out) / m.name} "
-          f"({sum(f.bytes for f in m.files.values()) / 1e6:.1f} MB)")
+    print(
+        f"exported {m.name} -> {Path(args.out) / m.name} "
+        f"({sum(f.bytes for f in m.files.values()) / 1e6:.1f} MB)"
+    )
 
 
 if __name__ == "__main__":

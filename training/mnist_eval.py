@@ -32,7 +32,9 @@ SAMPLES = 10_000
 
 def _batched(fn: Any, *arrays: np.ndarray | None) -> np.ndarray:
     n = len(arrays[0])  # type: ignore[arg-type]
-    outs = [fn(*(None if a is None else a[i : i + BATCH] for a in arrays)) for i in range(0, n, BATCH)]
+    outs = [
+        fn(*(None if a is None else a[i : i + BATCH] for a in arrays)) for i in range(0, n, BATCH)
+    ]
     return np.concatenate(outs)
 
 
@@ -50,20 +52,26 @@ def linear_probe(f_tr: np.ndarray, y_tr: np.ndarray, f_te: np.ndarray, y_te: np.
     return float(clf.score(f_te, y_te))
 
 
-def semi_supervised_errors(f_tr: np.ndarray, y_tr: np.ndarray, f_te: np.ndarray,
-                           y_te: np.ndarray, seed: int) -> list[float]:
+def semi_supervised_errors(
+    f_tr: np.ndarray, y_tr: np.ndarray, f_te: np.ndarray, y_te: np.ndarray, seed: int
+) -> list[float]:
     """10 draws of 10 labelled images per class; logistic regression on their features."""
     rng = np.random.default_rng(seed)
     errors = []
     for _ in range(SEMI_DRAWS):
-        idx = np.concatenate([rng.choice(np.flatnonzero(y_tr == c), SEMI_PER_CLASS, replace=False)
-                              for c in range(10)])
+        idx = np.concatenate(
+            [
+                rng.choice(np.flatnonzero(y_tr == c), SEMI_PER_CLASS, replace=False)
+                for c in range(10)
+            ]
+        )
         errors.append(1.0 - linear_probe(f_tr[idx], y_tr[idx], f_te, y_te))
     return errors
 
 
-def evaluate_mnist(model_dir: Path, data: str, classifier_cache: Path, write: bool = False,
-                   seed: int = 0) -> dict[str, Any]:
+def evaluate_mnist(
+    model_dir: Path, data: str, classifier_cache: Path, write: bool = False, seed: int = 0
+) -> dict[str, Any]:
     model = load_model(model_dir)
     cond = model.manifest.conditional
     train, test = load_mnist(data, "train"), load_mnist(data, "test")
@@ -81,8 +89,11 @@ def evaluate_mnist(model_dir: Path, data: str, classifier_cache: Path, write: bo
     mu_tr = encode_mu(model, x_tr, y_tr if cond else None)
     m["linear_probe_accuracy"] = linear_probe(mu_tr, y_tr, mu_te, y_te)
     errs = semi_supervised_errors(mu_tr, y_tr, mu_te, y_te, seed)
-    m["semi_supervised_100_error"] = {"mean": float(np.mean(errs)), "std": float(np.std(errs)),
-                                      "per_draw": errs}
+    m["semi_supervised_100_error"] = {
+        "mean": float(np.mean(errs)),
+        "std": float(np.std(errs)),
+        "per_draw": errs,
+    }
 
     z = rng.standard_normal((SAMPLES, model.manifest.latent.dim)).astype(np.float32)
     if cond:
@@ -111,14 +122,18 @@ def render_figures(model: Model, x_te: np.ndarray, y_te: np.ndarray, seed: int) 
     rng = np.random.default_rng(seed + 1)
     out = model.directory
     labels = np.arange(64) % 8 if cond else None  # conditional: each column one digit 0-7
-    save_grid(str(out / "samples.png"), model.decode(rng.standard_normal((64, d)).astype(np.float32),
-              labels), cols=8)
+    save_grid(
+        str(out / "samples.png"),
+        model.decode(rng.standard_normal((64, d)).astype(np.float32), labels),
+        cols=8,
+    )
 
     idx = rng.choice(len(x_te), 32, replace=False)
     x, y = x_te[idx], y_te[idx] if cond else None
     rec = model.decode(model.encode(x, y)[0], y)
-    save_grid(str(out / "reconstructions.png"), np.stack([x, rec], 1).reshape(-1, *x.shape[1:]),
-              cols=8)
+    save_grid(
+        str(out / "reconstructions.png"), np.stack([x, rec], 1).reshape(-1, *x.shape[1:]), cols=8
+    )
 
     steps, rows = 10, 8
     tiles = []

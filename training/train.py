@@ -103,8 +103,15 @@ def configs_from_args(args: argparse.Namespace) -> tuple[ModelConfig, TrainConfi
 
 
 def make_batches(mcfg: ModelConfig, tcfg: TrainConfig, dist: DistInfo) -> Batches | LoaderBatches:
-    ds = load_dataset(tcfg.dataset, tcfg.data_path, "train", mcfg.channels, mcfg.image_size,
-                      mcfg.num_classes, tcfg.seed)
+    ds = load_dataset(
+        tcfg.dataset,
+        tcfg.data_path,
+        "train",
+        mcfg.channels,
+        mcfg.image_size,
+        mcfg.num_classes,
+        tcfg.seed,
+    )
     if isinstance(ds, ArrayData):
         return Batches(ds, tcfg.batch_size, tcfg.seed, dist.rank, dist.world)
     return LoaderBatches(ds, tcfg.batch_size, tcfg.seed, tcfg.num_workers, dist.rank, dist.world)
@@ -142,8 +149,15 @@ class EpochImages:
         enc.train(), dec.train()
 
 
-def train(mcfg: ModelConfig, tcfg: TrainConfig, out: Path, resume: str | None = None,
-          device: str = "cpu", progress: bool = True, command: str = "") -> Trainer:
+def train(
+    mcfg: ModelConfig,
+    tcfg: TrainConfig,
+    out: Path,
+    resume: str | None = None,
+    device: str = "cpu",
+    progress: bool = True,
+    command: str = "",
+) -> Trainer:
     """Run training; returns the trainer (used by ali-eval and tests)."""
     dist = setup(device)
     try:
@@ -169,8 +183,13 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, out: Path, resume: str | None = 
         for epoch in range(trainer.epoch, tcfg.epochs):
             trainer.epoch = epoch
             t0 = time.perf_counter()
-            bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch + 1}/{tcfg.epochs}",
-                       disable=not (progress and dist.is_main), leave=False, dynamic_ncols=True)
+            bar = tqdm(
+                total=steps_per_epoch,
+                desc=f"epoch {epoch + 1}/{tcfg.epochs}",
+                disable=not (progress and dist.is_main),
+                leave=False,
+                dynamic_ncols=True,
+            )
             for i, (x, y) in enumerate(batches.epoch(epoch)):
                 if i >= steps_per_epoch:
                     break
@@ -179,7 +198,9 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, out: Path, resume: str | None = 
                 if trainer.step % tcfg.log_every == 0 or i == steps_per_epoch - 1:
                     bar.set_postfix({k: f"{v:.3f}" for k, v in stats.items()})
                     if log:
-                        log.write(json.dumps({"epoch": epoch, "step": trainer.step, **stats}) + "\n")
+                        log.write(
+                            json.dumps({"epoch": epoch, "step": trainer.step, **stats}) + "\n"
+                        )
                         log.flush()
                     if writer:
                         for k, v in stats.items():
@@ -189,8 +210,11 @@ def train(mcfg: ModelConfig, tcfg: TrainConfig, out: Path, resume: str | None = 
             if dist.is_main:
                 secs = time.perf_counter() - t0
                 imgs = steps_per_epoch * tcfg.batch_size * dist.world / secs
-                print(f"epoch {epoch + 1}/{tcfg.epochs}: {secs:.1f}s ({imgs:.0f} ex/s) "
-                      + " ".join(f"{k}={v:.3f}" for k, v in stats.items()), file=sys.stderr)
+                print(
+                    f"epoch {epoch + 1}/{tcfg.epochs}: {secs:.1f}s ({imgs:.0f} ex/s) "
+                    + " ".join(f"{k}={v:.3f}" for k, v in stats.items()),
+                    file=sys.stderr,
+                )
                 if images:
                     images.save(epoch + 1)
                 save_checkpoint(out / "checkpoint.pt", trainer.state_dict())
@@ -220,8 +244,15 @@ def main(argv: list[str] | None = None) -> None:
     if args.download and tcfg.dataset == "mnist" and tcfg.data_path:
         download_mnist(tcfg.data_path)
     command = " ".join(["ali-train", *(argv if argv is not None else sys.argv[1:])])
-    train(mcfg, tcfg, Path(args.out), resume=args.resume, device=args.device,
-          progress=not args.quiet, command=command)
+    train(
+        mcfg,
+        tcfg,
+        Path(args.out),
+        resume=args.resume,
+        device=args.device,
+        progress=not args.quiet,
+        command=command,
+    )
 
 
 if __name__ == "__main__":

@@ -32,7 +32,10 @@ def _unwrap(m: nn.Module) -> nn.Module:
 
 class Trainer:
     def __init__(
-        self, mcfg: ModelConfig, tcfg: TrainConfig, dist: DistInfo | None = None,
+        self,
+        mcfg: ModelConfig,
+        tcfg: TrainConfig,
+        dist: DistInfo | None = None,
         total_steps: int = 1,
     ) -> None:
         self.mcfg, self.tcfg = mcfg, tcfg
@@ -79,14 +82,22 @@ class Trainer:
         return x + sigma * torch.randn_like(x) if sigma > 0 else x
 
     def _d_logits(
-        self, d: nn.Module, x: torch.Tensor, z_hat: torch.Tensor | None, x_tilde: torch.Tensor,
-        z: torch.Tensor, y: torch.Tensor | None,
+        self,
+        d: nn.Module,
+        x: torch.Tensor,
+        z_hat: torch.Tensor | None,
+        x_tilde: torch.Tensor,
+        z: torch.Tensor,
+        y: torch.Tensor | None,
     ) -> tuple[torch.Tensor | None, torch.Tensor]:
         """(D(x, z_hat), D(x_tilde, z)); run as one batch so dropout/timing match both halves."""
         if self.ali:
             assert z_hat is not None
-            logits = d(self._noisy(torch.cat([x, x_tilde])), torch.cat([z_hat, z]),
-                       None if y is None else torch.cat([y, y]))
+            logits = d(
+                self._noisy(torch.cat([x, x_tilde])),
+                torch.cat([z_hat, z]),
+                None if y is None else torch.cat([y, y]),
+            )
             return logits[: x.shape[0]], logits[x.shape[0] :]
         # GAN: D(x) on real data and on samples.
         y2 = None if y is None else torch.cat([y, y])
@@ -179,7 +190,9 @@ class Trainer:
         torch.set_rng_state(ckpt["rng"])
 
 
-def inference_modules_from_checkpoint(ckpt: dict[str, Any]) -> tuple[ModelConfig, dict[str, nn.Module]]:
+def inference_modules_from_checkpoint(
+    ckpt: dict[str, Any],
+) -> tuple[ModelConfig, dict[str, nn.Module]]:
     """Rebuild eval-mode encoder/decoder/discriminator from a checkpoint (EMA weights if present)."""
     from training.config import model_config_from_dict
 

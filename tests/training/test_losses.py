@@ -9,8 +9,12 @@ from training.trainer import Trainer
 
 def test_loss_values_match_the_definition() -> None:
     d_real, d_fake = torch.tensor([2.0, -1.0]), torch.tensor([0.5, -3.0])
-    expected_d = -torch.log(torch.sigmoid(d_real)).mean() - torch.log(1 - torch.sigmoid(d_fake)).mean()
-    expected_g = -torch.log(1 - torch.sigmoid(d_real)).mean() - torch.log(torch.sigmoid(d_fake)).mean()
+    expected_d = (
+        -torch.log(torch.sigmoid(d_real)).mean() - torch.log(1 - torch.sigmoid(d_fake)).mean()
+    )
+    expected_g = (
+        -torch.log(1 - torch.sigmoid(d_real)).mean() - torch.log(torch.sigmoid(d_fake)).mean()
+    )
     assert torch.allclose(discriminator_loss(d_real, d_fake), expected_d)
     assert torch.allclose(generator_loss(d_real, d_fake), expected_g)
     # Label smoothing moves the real target off 1.
@@ -27,7 +31,9 @@ def _fixed_batch_trainer() -> tuple[Trainer, torch.Tensor, torch.Tensor, torch.T
     return tr, x, z, eps
 
 
-def _losses(tr: Trainer, x: torch.Tensor, z: torch.Tensor, eps: torch.Tensor) -> tuple[float, float]:
+def _losses(
+    tr: Trainer, x: torch.Tensor, z: torch.Tensor, eps: torch.Tensor
+) -> tuple[float, float]:
     with torch.no_grad():
         z_hat, x_tilde = tr.encoder(x, None, eps), tr.decoder(z)
         d_real, d_fake = tr.disc(x, z_hat), tr.disc(x_tilde, z)

@@ -43,7 +43,9 @@ def test_gan_baseline_discriminator_sees_x_only(name: str) -> None:
 
 
 def test_conditional_embeddings_receive_gradients() -> None:
-    mcfg = ModelConfig(arch="mnist28", channels=1, image_size=28, nlat=8, num_classes=10, width=0.25)
+    mcfg = ModelConfig(
+        arch="mnist28", channels=1, image_size=28, nlat=8, num_classes=10, width=0.25
+    )
     nets = build_networks(mcfg)
     x, y = torch.rand(4, 1, 28, 28) * 2 - 1, torch.tensor([0, 3, 3, 9])
     z = nets.encoder(x, y)
@@ -58,7 +60,9 @@ def test_conditional_embeddings_receive_gradients() -> None:
 
 
 def test_conditional_output_depends_on_label() -> None:
-    mcfg = ModelConfig(arch="mnist28", channels=1, image_size=28, nlat=8, num_classes=10, width=0.25)
+    mcfg = ModelConfig(
+        arch="mnist28", channels=1, image_size=28, nlat=8, num_classes=10, width=0.25
+    )
     dec = build_networks(mcfg).decoder.eval()
     z = torch.randn(1, 8).repeat(2, 1)
     out = dec(z, torch.tensor([1, 7]))

@@ -25,8 +25,18 @@ def test_dry_run_every_preset(name: str, tmp_path: Path) -> None:
 
 
 def test_checkpoint_roundtrip_gives_identical_outputs(tmp_path: Path) -> None:
-    train_main(["--preset", "mnist-cond", "--dry-run", "--out", str(tmp_path), "--quiet",
-                "--ema-decay", "0.9"])
+    train_main(
+        [
+            "--preset",
+            "mnist-cond",
+            "--dry-run",
+            "--out",
+            str(tmp_path),
+            "--quiet",
+            "--ema-decay",
+            "0.9",
+        ]
+    )
     ckpt = load_checkpoint(tmp_path / "checkpoint.pt")
     assert ckpt["model_config"]["num_classes"] == 10  # self-describing
     _, a = inference_modules_from_checkpoint(ckpt)
@@ -44,15 +54,33 @@ def test_checkpoint_refuses_pickled_objects(tmp_path: Path) -> None:
 
 
 def test_resume_continues_where_it_stopped(tiny_mnist: Path, tmp_path: Path) -> None:
-    common = ["--preset", "mnist", "--data", str(tiny_mnist), "--batch-size", "16", "--quiet",
-              "--width", "0.25"]
+    common = [
+        "--preset",
+        "mnist",
+        "--data",
+        str(tiny_mnist),
+        "--batch-size",
+        "16",
+        "--quiet",
+        "--width",
+        "0.25",
+    ]
     train_main([*common, "--epochs", "2", "--out", str(tmp_path / "straight")])
     train_main([*common, "--epochs", "1", "--out", str(tmp_path / "split")])
     first = load_checkpoint(tmp_path / "split" / "checkpoint.pt")
     assert first["epoch"] == 0
     # The schedule is fixed by the original run's epoch count, so resume with the same plan.
-    train_main(["--resume", str(tmp_path / "split" / "checkpoint.pt"), "--epochs", "2",
-                "--out", str(tmp_path / "split"), "--quiet"])
+    train_main(
+        [
+            "--resume",
+            str(tmp_path / "split" / "checkpoint.pt"),
+            "--epochs",
+            "2",
+            "--out",
+            str(tmp_path / "split"),
+            "--quiet",
+        ]
+    )
     a = load_checkpoint(tmp_path / "straight" / "checkpoint.pt")
     b = load_checkpoint(tmp_path / "split" / "checkpoint.pt")
     assert a["epoch"] == b["epoch"] == 1 and a["step"] == b["step"] == 8
@@ -63,10 +91,31 @@ def test_resume_continues_where_it_stopped(tiny_mnist: Path, tmp_path: Path) -> 
 
 def test_torchrun_two_processes(tiny_mnist: Path, tmp_path: Path) -> None:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-           "-m", "training.train", "--preset", "mnist", "--data", str(tiny_mnist), "--epochs", "1",
-           "--batch-size", "8", "--width", "0.25", "--out", str(tmp_path), "--quiet",
-           "--device", "cpu"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        "-m",
+        "training.train",
+        "--preset",
+        "mnist",
+        "--data",
+        str(tiny_mnist),
+        "--epochs",
+        "1",
+        "--batch-size",
+        "8",
+        "--width",
+        "0.25",
+        "--out",
+        str(tmp_path),
+        "--quiet",
+        "--device",
+        "cpu",
+    ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     ckpt = load_checkpoint(tmp_path / "checkpoint.pt")

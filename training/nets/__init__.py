@@ -18,7 +18,11 @@ class Networks:
     discriminator: nn.Module
 
     def modules(self) -> dict[str, nn.Module]:
-        return {"encoder": self.encoder, "decoder": self.decoder, "discriminator": self.discriminator}
+        return {
+            "encoder": self.encoder,
+            "decoder": self.decoder,
+            "discriminator": self.discriminator,
+        }
 
 
 def build_networks(cfg: ModelConfig) -> Networks:

@@ -1,0 +1,45 @@
+# Two commands on a fresh machine:  make serve  (the main job)  and  make test.
+# Each creates its own virtual environment and installs only what it needs.
+PYTHON ?= python3
+TORCH ?= torch==2.13.0
+SERVE_VENV := .venv-serve
+DEV_VENV := .venv
+
+.PHONY: serve test lint typecheck bench bench-smoke train-toy mixture clean
+
+$(SERVE_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(SERVE_VENV)
+	$(SERVE_VENV)/bin/pip install -q -e '.[serve]'
+	touch $@
+
+# Install torch first so the `train` extra's torch>=... is already met by the CPU build.
+$(DEV_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(DEV_VENV)
+	$(DEV_VENV)/bin/pip install -q $(TORCH)
+	$(DEV_VENV)/bin/pip install -q -e '.[serve,train,dev]'
+	touch $@
+
+serve: $(SERVE_VENV)/.installed  ## serve models/ on :8000
+	$(SERVE_VENV)/bin/ali-serve
+
+test: $(DEV_VENV)/.installed  ## the whole test suite (CPU)
+	$(DEV_VENV)/bin/python -m pytest
+
+lint: $(DEV_VENV)/.installed
+	$(DEV_VENV)/bin/ruff check .
+	$(DEV_VENV)/bin/ruff format --check .
+
+typecheck: $(DEV_VENV)/.installed
+	$(DEV_VENV)/bin/mypy service
+
+bench: $(DEV_VENV)/.installed  ## full benchmark (<= 10 min): BENCHMARKS.md + bench/results.json
+	$(DEV_VENV)/bin/python -m bench.run
+
+bench-smoke: $(DEV_VENV)/.installed
+	$(DEV_VENV)/bin/python -m bench.run --smoke --out /tmp/ali-bench-smoke
+
+mixture: $(DEV_VENV)/.installed  ## the paper's 25-Gaussian experiment, 10 seeds
+	$(DEV_VENV)/bin/ali-eval mixture --seeds 10 --out results/mixture
+
+clean:
+	rm -rf $(SERVE_VENV) $(DEV_VENV) .pytest_cache .ruff_cache .mypy_cache

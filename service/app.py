@@ -1,0 +1,52 @@
+"""The app factory: settings in, a FastAPI app out; models load in the lifespan.
+
+uvicorn --factory service.app:create_app
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from service.errors import install_error_handlers
+from service.metrics import Metrics, MetricsMiddleware
+from service.registry import ModelRegistry
+from service.routers import generation, health, inference, models
+from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """
+Adversarially Learned Inference models served with onnxruntime: encode images to latents, decode
+latents to images, reconstruct, interpolate, sample, score. Rows from concurrent requests are
+batched dynamically. Errors share one JSON shape: `{"error": {"status", "code", "message"}}`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    metrics = Metrics()
+    registry = ModelRegistry(settings, metrics)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await registry.load_all()
+        log.info("ready: %s", registry.readiness()[1])
+        try:
+            yield
+        finally:
+            registry.draining = True
+            await registry.close()
+
+    app = FastAPI(title="ALI service", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.registry = registry
+    install_error_handlers(app)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    for r in (health.router, models.router, inference.router, generation.router):
+        app.include_router(r)
+    return app

@@ -1,0 +1,200 @@
+"""Dynamic batching: rows from concurrent requests are run together through one network.
+
+One Batcher per (model, network). The loop waits for the first item, then keeps collecting until
+`max_batch_size` rows are queued or `max_wait` has passed since that first item arrived (mosec's
+policy). A request larger than the maximum is split into chunks and reassembled in order. Results
+go back to each request by slicing the batch output; an item whose caller has gone (its future was
+cancelled by a disconnect or a deadline) is skipped, and no result is ever set on a cancelled
+future. The queue is bounded in rows: beyond it `submit` raises Overloaded (503 + Retry-After).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from service.errors import Overloaded
+
+log = logging.getLogger(__name__)
+
+Feeds = dict[str, np.ndarray]  # input name -> [n, ...], all with the same n
+RunFn = Callable[[Feeds], list[np.ndarray]]
+
+
+@dataclass
+class BatchObserver:
+    """Hooks for metrics; all no-ops by default."""
+
+    batch: Callable[[int, float], None] = lambda rows, seconds: None  # rows, inference time
+    queue_wait: Callable[[float], None] = lambda seconds: None
+    depth: Callable[[int], None] = lambda rows: None
+
+
+@dataclass
+class _Item:
+    feeds: Feeds
+    rows: int
+    future: asyncio.Future[list[np.ndarray]]
+    enqueued: float = field(default_factory=time.perf_counter)
+
+
+class Batcher:
+    def __init__(
+        self,
+        name: str,
+        run: RunFn,
+        executor: Executor,
+        max_batch_size: int = 64,
+        max_wait_s: float = 0.002,
+        max_queue_rows: int = 2048,
+        observer: BatchObserver | None = None,
+    ) -> None:
+        self.name = name
+        self._run = run
+        self._executor = executor
+        self.max_batch_size = max_batch_size
+        self.max_wait_s = max_wait_s
+        self.max_queue_rows = max_queue_rows
+        self._obs = observer or BatchObserver()
+        self._items: deque[_Item] = deque()
+        self._queued_rows = 0
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    # ---- lifecycle ------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._loop(), name=self.name)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        while self._items:  # nobody will run these now
+            item = self._items.popleft()
+            if not item.future.done():
+                item.future.set_exception(Overloaded("server is shutting down"))
+
+    @property
+    def queued_rows(self) -> int:
+        return self._queued_rows
+
+    # ---- requests -------------------------------------------------------------------------
+    async def submit(self, feeds: Feeds) -> list[np.ndarray]:
+        """Run `feeds` (any number of rows) and return this request's outputs, in order."""
+        if self._task is None:
+            raise RuntimeError(f"batcher {self.name} is not running")
+        rows = _rows(feeds)
+        self._check_capacity(rows)
+        # Too large for one batch: split into chunks, enqueued together (no await in between, so
+        # the capacity check holds for all of them); they may run beside other requests' rows.
+        step = self.max_batch_size
+        futures = [
+            self._enqueue({k: v[i : i + step] for k, v in feeds.items()})
+            for i in range(0, rows, step)
+        ]
+        if len(futures) == 1:
+            return await futures[0]  # cancelled if the caller goes away; the loop then skips it
+        parts = await asyncio.gather(*futures)
+        return [np.concatenate(outs) for outs in zip(*parts, strict=True)]
+
+    def _check_capacity(self, rows: int) -> None:
+        if self._queued_rows + rows > self.max_queue_rows:
+            raise Overloaded(
+                f"{self.name}: queue full ({self._queued_rows} rows waiting, limit "
+                f"{self.max_queue_rows}); retry shortly"
+            )
+
+    def _enqueue(self, feeds: Feeds) -> asyncio.Future[list[np.ndarray]]:
+        rows = _rows(feeds)
+        item = _Item(feeds, rows, asyncio.get_running_loop().create_future())
+        self._items.append(item)
+        self._queued_rows += rows
+        self._obs.depth(self._queued_rows)
+        self._wakeup.set()
+        return item.future
+
+    # ---- the loop -------------------------------------------------------------------------
+    async def _loop(self) -> None:
+        while True:
+            try:
+                batch = await self._collect()
+                if batch:
+                    await self._run_batch(batch)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # never let the loop die; the items already got the exception
+                log.exception("batcher %s: unexpected error", self.name)
+
+    async def _collect(self) -> list[_Item]:
+        while not self._items:
+            self._wakeup.clear()
+            await self._wakeup.wait()
+        deadline = self._items[0].enqueued + self.max_wait_s
+        while self._available_rows() < self.max_batch_size:
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0:
+                break
+            self._wakeup.clear()
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), remaining)
+            except TimeoutError:
+                break
+        batch: list[_Item] = []
+        rows = 0
+        while self._items and rows + self._items[0].rows <= self.max_batch_size:
+            item = self._items.popleft()
+            self._queued_rows -= item.rows
+            if item.future.done():  # cancelled while waiting: drop it
+                continue
+            batch.append(item)
+            rows += item.rows
+        self._obs.depth(self._queued_rows)
+        return batch
+
+    def _available_rows(self) -> int:
+        return sum(i.rows for i in self._items if not i.future.done())
+
+    async def _run_batch(self, batch: list[_Item]) -> None:
+        now = time.perf_counter()
+        for item in batch:
+            self._obs.queue_wait(now - item.enqueued)
+        feeds = (
+            batch[0].feeds
+            if len(batch) == 1
+            else {k: np.concatenate([i.feeds[k] for i in batch]) for k in batch[0].feeds}
+        )
+        rows = _rows(feeds)
+        t0 = time.perf_counter()
+        try:
+            loop = asyncio.get_running_loop()
+            outputs = await loop.run_in_executor(self._executor, self._run, feeds)
+        except Exception as exc:
+            for item in batch:
+                if not item.future.done():
+                    item.future.set_exception(exc)
+            return
+        self._obs.batch(rows, time.perf_counter() - t0)
+        start = 0
+        for item in batch:
+            end = start + item.rows
+            if not item.future.done():
+                item.future.set_result([o[start:end] for o in outputs])
+            start = end
+
+
+def _rows(feeds: Feeds) -> int:
+    sizes = {int(v.shape[0]) for v in feeds.values()}
+    if len(sizes) != 1:
+        raise ValueError(f"inputs disagree on the batch size: {sorted(sizes)}")
+    return sizes.pop()

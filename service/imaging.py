@@ -1,0 +1,107 @@
+"""Uploaded images -> model arrays, and model arrays -> PNG.
+
+Conversion of an uploaded image (documented in the README):
+1. decode with Pillow (PNG, JPEG, GIF, BMP, WebP, TIFF); the first frame of an animated image;
+2. apply the EXIF orientation;
+3. flatten transparency onto black (MNIST digits are white on black);
+4. convert to the model's channels (L for 1, RGB for 3; 16-bit greyscale is scaled to 8 bits);
+5. centre-crop to the model's aspect ratio and resize (Lanczos when shrinking);
+6. map 8-bit pixels p into the model's range: x = p * scale + offset (from the manifest).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import warnings
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from service.errors import BadRequest, InvalidInput, PayloadTooLarge
+from service.grid import png_bytes, tile, to_uint8
+from service.manifest import ImageSpec, PixelRange
+
+FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")
+
+
+def decode_image(
+    data: bytes, spec: ImageSpec, pixels: PixelRange, max_pixels: int, label: str = "image"
+) -> np.ndarray:
+    """Encoded image bytes -> float32 [C, H, W] in the model's pixel range."""
+    if not data:
+        raise BadRequest(f"{label} is empty")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im: Image.Image = Image.open(io.BytesIO(data), formats=FORMATS)
+            w, h = im.size
+            if w * h > max_pixels:
+                raise PayloadTooLarge(
+                    f"{label} is {w}x{h} = {w * h} pixels; the limit is {max_pixels}"
+                )
+            im.seek(0)
+            im.load()
+            im = ImageOps.exif_transpose(im)
+    except (PayloadTooLarge, BadRequest):
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise PayloadTooLarge(f"{label}: {e}") from None
+    except UnidentifiedImageError:
+        raise BadRequest(
+            f"{label} is not a decodable image (supported: {', '.join(FORMATS)})"
+        ) from None
+    except (OSError, SyntaxError, ValueError) as e:  # truncated or corrupt data
+        raise BadRequest(f"{label} could not be decoded: {e}") from None
+    return _to_model_array(im, spec, pixels)
+
+
+def _to_model_array(im: Image.Image, spec: ImageSpec, pixels: PixelRange) -> np.ndarray:
+    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+        a = np.asarray(im, dtype=np.float64)
+        peak = 65535.0 if a.max() > 255 else 255.0
+        im = Image.fromarray(np.clip(a * (255.0 / peak), 0, 255).astype(np.uint8), "L")
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
+        im = Image.alpha_composite(background, rgba)
+    im = im.convert("L" if spec.channels == 1 else "RGB")
+    if im.size != (spec.width, spec.height):
+        im = ImageOps.fit(im, (spec.width, spec.height), method=Image.Resampling.LANCZOS)
+    a = np.asarray(im, dtype=np.float32)
+    a = a[None] if a.ndim == 2 else a.transpose(2, 0, 1)  # [C, H, W]
+    return (a * np.float32(pixels.scale) + np.float32(pixels.offset)).astype(np.float32)
+
+
+def decode_base64(text: str, label: str) -> bytes:
+    if "," in text[:100] and text.startswith("data:"):
+        text = text.split(",", 1)[1]  # data URL
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise BadRequest(f"{label} is not valid base64") from None
+
+
+def images_to_pngs(images: np.ndarray, pixels: PixelRange) -> list[bytes]:
+    """[N, C, H, W] model range -> N PNG files."""
+    u8 = to_uint8(images, pixels.low, pixels.high)
+    return [png_bytes(im) for im in u8]
+
+
+def images_to_grid_png(images: np.ndarray, pixels: PixelRange, cols: int | None = None) -> bytes:
+    return png_bytes(tile(to_uint8(images, pixels.low, pixels.high), cols))
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def check_latents(latents: np.ndarray, dim: int, label: str = "latents") -> np.ndarray:
+    if latents.ndim != 2 or latents.shape[1] != dim:
+        raise InvalidInput(
+            f"{label} must be a list of vectors of length {dim}; got shape {list(latents.shape)}"
+        )
+    if not np.isfinite(latents).all():
+        raise InvalidInput(f"{label} contain NaN or infinite values")
+    return latents.astype(np.float32)

@@ -1,0 +1,75 @@
+"""`ali-serve`: run the service with uvicorn.
+
+    ali-serve                        # models/ on 0.0.0.0:8000 (settings from ALI_* env vars)
+    ali-serve --port 9000 --model-dir /models --workers 2
+
+On SIGTERM /readyz turns 503 at once (so load balancers stop sending), in-flight requests finish,
+and the process exits within ALI_DRAIN_SECONDS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from types import FrameType
+
+import uvicorn
+
+from service.app import create_app
+from service.settings import Settings
+
+
+class DrainingServer(uvicorn.Server):
+    """Marks the registry draining the moment a shutdown signal arrives."""
+
+    def __init__(self, config: uvicorn.Config, app_state: object) -> None:
+        super().__init__(config)
+        self._state = app_state
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        registry = getattr(self._state, "registry", None)
+        if registry is not None:
+            registry.draining = True
+        super().handle_exit(sig, frame)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="ali-serve", description="Serve ALI models over HTTP.")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--workers", type=int)
+    p.add_argument("--model-dir")
+    args = p.parse_args(argv)
+    overrides = {k: v for k, v in vars(args).items() if v is not None}
+    settings = Settings(**overrides)
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if settings.workers > 1:
+        # Each worker process builds its own app from the environment.
+        for key, value in overrides.items():
+            os.environ[f"ALI_{key.upper()}"] = str(value)
+        uvicorn.run(
+            "service.app:create_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            log_level=settings.log_level,
+            timeout_graceful_shutdown=int(settings.drain_seconds),
+        )
+        return
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        timeout_graceful_shutdown=int(settings.drain_seconds),
+    )
+    DrainingServer(config, app.state).run()
+
+
+if __name__ == "__main__":
+    main()

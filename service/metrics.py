@@ -1,0 +1,143 @@
+"""Prometheus metrics (prefix ali_, base units) and the ASGI middleware that records requests.
+
+Each app gets its own CollectorRegistry so several apps (tests) don't collide. With several
+uvicorn workers, set PROMETHEUS_MULTIPROC_DIR: /metrics then aggregates every worker's values
+through prometheus-client's multiprocess collector (gauges use "livesum").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.batcher import BatchObserver
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+BATCH_BUCKETS = tuple(float(2**i) for i in range(10))  # 1, 2, 4, ... 512
+
+
+def _multiproc() -> bool:
+    return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        gauge_kw: dict[str, Any] = {"multiprocess_mode": "livesum"} if _multiproc() else {}
+        self.requests = Counter(
+            "ali_requests",
+            "HTTP requests by endpoint and status code",
+            ["endpoint", "code"],
+            registry=r,
+        )
+        self.request_duration = Histogram(
+            "ali_request_duration_seconds",
+            "Request latency",
+            ["endpoint"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.batch_size = Histogram(
+            "ali_batch_size",
+            "Rows per network call",
+            ["model", "network"],
+            buckets=BATCH_BUCKETS,
+            registry=r,
+        )
+        self.queue_wait = Histogram(
+            "ali_queue_wait_seconds",
+            "Time rows wait in the batcher queue",
+            ["model", "network"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.inference = Histogram(
+            "ali_inference_duration_seconds",
+            "onnxruntime time per batch",
+            ["model", "network"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.queue_depth = Gauge(
+            "ali_queue_depth",
+            "Rows waiting in the batcher",
+            ["model", "network"],
+            registry=r,
+            **gauge_kw,
+        )
+        self.in_flight = Gauge(
+            "ali_requests_in_flight", "Requests being handled", registry=r, **gauge_kw
+        )
+        self.model_info = Gauge(
+            "ali_model_info",
+            "Loaded models (value 1) with the provider that really runs them",
+            ["model", "version", "provider"],
+            registry=r,
+            **gauge_kw,
+        )
+
+    def observer(self, model: str, network: str) -> BatchObserver:
+        labels = {"model": model, "network": network}
+        size, inf = self.batch_size.labels(**labels), self.inference.labels(**labels)
+        wait, depth = self.queue_wait.labels(**labels), self.queue_depth.labels(**labels)
+
+        def batch(rows: int, seconds: float) -> None:
+            size.observe(rows)
+            inf.observe(seconds)
+
+        return BatchObserver(batch=batch, queue_wait=wait.observe, depth=depth.set)
+
+    def render(self) -> tuple[bytes, str]:
+        if _multiproc():
+            from prometheus_client import multiprocess
+
+            reg = CollectorRegistry()
+            multiprocess.MultiProcessCollector(reg)  # type: ignore[no-untyped-call]
+            return generate_latest(reg), CONTENT_TYPE_LATEST
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+class MetricsMiddleware:
+    """Counts every HTTP request by its route template (not the raw path: bounded cardinality)."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+        start = time.perf_counter()
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        self.metrics.in_flight.inc()
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except asyncio.CancelledError:
+            status = 499  # the client went away before a response started
+            raise
+        finally:
+            self.metrics.in_flight.dec()
+            route = scope.get("route")
+            endpoint = getattr(route, "path", None) or "unmatched"
+            self.metrics.requests.labels(endpoint, str(status)).inc()
+            self.metrics.request_duration.labels(endpoint).observe(time.perf_counter() - start)

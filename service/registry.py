@@ -1,0 +1,166 @@
+"""The model registry: loads every model folder, keeps the broken ones out, owns the batchers.
+
+A folder that fails (missing file, truncated file, hash mismatch, bad manifest, onnxruntime
+refusing the graph) is logged with the reason and reported not ready in /models and /readyz;
+the other models keep serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from service.batcher import Batcher
+from service.errors import DeadlineExceeded, InvalidInput, ModelNotFound, NotReady
+from service.manifest import MANIFEST_FILE, NAME_PATTERN, NETWORKS, Manifest
+from service.metrics import Metrics
+from service.runtime import CUDA, Model, load_model
+from service.settings import Settings
+
+log = logging.getLogger(__name__)
+_NAME = re.compile(NAME_PATTERN)
+
+
+@dataclass
+class ServedModel:
+    """A loaded model and its batchers, with deadline-aware async calls into each network."""
+
+    model: Model
+    batchers: dict[str, Batcher]
+    timeout_s: float
+
+    @property
+    def manifest(self) -> Manifest:
+        return self.model.manifest
+
+    async def _call(self, network: str, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        try:
+            return await asyncio.wait_for(self.batchers[network].submit(feeds), self.timeout_s)
+        except TimeoutError:
+            raise DeadlineExceeded(
+                f"{self.model.name}/{network} did not answer within {self.timeout_s:g}s"
+            ) from None
+
+    def _feeds(self, feeds: dict[str, np.ndarray], y: np.ndarray | None) -> dict[str, np.ndarray]:
+        if self.manifest.conditional:
+            if y is None:
+                raise InvalidInput(
+                    f"model {self.model.name} is conditional: give one label per item "
+                    f"(0..{self.manifest.num_classes - 1})"
+                )
+            feeds["y"] = y.astype(np.int64)
+        return feeds
+
+    async def encode(self, x: np.ndarray, y: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        mu, log_sigma = await self._call("encoder", self._feeds({"x": x}, y))
+        return mu, log_sigma
+
+    async def decode(self, z: np.ndarray, y: np.ndarray | None) -> np.ndarray:
+        return (await self._call("decoder", self._feeds({"z": z}, y)))[0]
+
+    async def discriminate(self, x: np.ndarray, z: np.ndarray, y: np.ndarray | None) -> np.ndarray:
+        return (await self._call("discriminator", self._feeds({"x": x, "z": z}, y)))[0]
+
+
+@dataclass
+class ModelRegistry:
+    settings: Settings
+    metrics: Metrics
+    models: dict[str, ServedModel] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
+    ready: bool = False
+    draining: bool = False
+    _executor: ThreadPoolExecutor | None = None
+
+    def discover(self) -> list[Path]:
+        root = self.settings.model_dir
+        if not root.is_dir():
+            log.error("model directory %s does not exist", root)
+            return []
+        return sorted(p for p in root.iterdir() if p.is_dir() and (p / MANIFEST_FILE).exists())
+
+    async def load_all(self) -> None:
+        """Load and warm every model; runs the blocking work in a thread, off the event loop."""
+        s = self.settings
+        # One inference thread: onnxruntime already uses every core inside a call on CPU.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ort")
+        for directory in self.discover():
+            name = directory.name
+            try:
+                model = await asyncio.to_thread(load_model, directory, s)
+                if model.name != name:
+                    raise ValueError(f"manifest name {model.name!r} differs from folder {name!r}")
+                if s.warmup:
+                    await asyncio.to_thread(model.warmup)
+            except Exception as e:  # report, keep the others serving
+                self.failures[name] = str(e)
+                log.error("model %s not loaded: %s", name, e)
+                continue
+            batchers = {}
+            for net in NETWORKS:
+                b = Batcher(
+                    f"{name}/{net}",
+                    model.networks[net].run,
+                    self._executor,
+                    max_batch_size=s.max_batch_size if s.batching else 1_000_000,
+                    max_wait_s=s.max_wait_ms / 1000 if s.batching else 0.0,
+                    max_queue_rows=s.max_queue_rows,
+                    observer=self.metrics.observer(name, net),
+                )
+                b.start()
+                batchers[net] = b
+            self.models[name] = ServedModel(model, batchers, s.request_timeout_s)
+            m = model.manifest
+            self.metrics.model_info.labels(m.name, m.version, model.provider).set(1)
+            log.info("model %s v%s ready on %s", name, m.version, model.provider)
+        self.ready = True
+
+    async def close(self) -> None:
+        for served in self.models.values():
+            for b in served.batchers.values():
+                await b.stop()
+        if self._executor:
+            self._executor.shutdown(wait=True)
+
+    # ---- lookups --------------------------------------------------------------------------
+    @property
+    def default_name(self) -> str | None:
+        if self.settings.default_model:
+            return self.settings.default_model
+        return next(iter(sorted(self.models)), None)
+
+    def get(self, name: str | None) -> ServedModel:
+        name = name or self.default_name
+        if name is None:
+            raise NotReady("no model is loaded")
+        if name in self.models:
+            return self.models[name]
+        if name in self.failures:
+            raise NotReady(f"model {name} failed to load: {self.failures[name]}")
+        if not _NAME.match(name):
+            raise ModelNotFound(
+                f"model name {name!r} is not valid (lowercase letters, digits, . _ -)"
+            )
+        known = ", ".join(sorted(self.models)) or "none"
+        raise ModelNotFound(f"unknown model {name!r}; loaded models: {known}")
+
+    def readiness(self) -> tuple[bool, str]:
+        if self.draining:
+            return False, "draining: shutting down"
+        if not self.ready:
+            return False, "loading models"
+        if not self.models:
+            return False, "no model loaded"
+        if self.settings.require_gpu:
+            cpu_only = [n for n, m in self.models.items() if m.model.provider != CUDA]
+            if cpu_only:
+                return False, f"require_gpu is set but {cpu_only} run on CPU (CUDA not active)"
+        if self.failures:
+            return True, f"ready; not loaded: {sorted(self.failures)}"
+        return True, "ready"

@@ -1,0 +1,106 @@
+"""Request and response bodies (pydantic), with OpenAPI examples."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from service.manifest import ImageSpec, LatentSpec, PixelRange
+
+_B64_EXAMPLE = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgABSK+kcQAAAABJRU5ErkJggg=="
+)
+
+
+class ImagesIn(BaseModel):
+    """JSON alternative to multipart: base64 PNG/JPEG (data URLs accepted)."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"images": [_B64_EXAMPLE]}]}
+    )
+    images: list[str] = Field(min_length=1, description="base64-encoded images")
+    labels: list[int] | None = Field(None, description="one label per image (conditional models)")
+
+
+class LatentsIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"latents": [[0.0] * 4], "labels": None}]},
+    )
+    latents: list[list[float]] = Field(min_length=1, description="[N][latent dim] vectors")
+    labels: list[int] | None = Field(None, description="one label per latent (conditional)")
+
+
+class InterpolateIn(BaseModel):
+    """Two end points: either two images (base64) or two latents."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"latents": [[-1.0] * 4, [1.0] * 4], "steps": 8}]},
+    )
+    images: list[str] | None = Field(None, min_length=2, max_length=2)
+    latents: list[list[float]] | None = Field(None, min_length=2, max_length=2)
+    label: int | None = Field(None, description="class for the whole path (conditional models)")
+    steps: int = Field(8, description="points on the path, ends included")
+    method: Literal["lerp", "slerp"] = "lerp"
+
+
+class EncodeOut(BaseModel):
+    model: str
+    mu: list[list[float]]
+    log_sigma: list[list[float]]
+    z: list[list[float]] | None = Field(None, description="a sample from q(z|x), if sample=true")
+
+
+class ImagesOut(BaseModel):
+    model: str
+    images: list[str] = Field(description="base64 PNGs")
+    latents: list[list[float]]
+    labels: list[int] | None = None
+
+
+class ScoreOut(BaseModel):
+    model: str
+    discriminator_logit: list[float] = Field(
+        description="D(x, Gz(x)): high means the pair looks like real data to ALI's discriminator"
+    )
+    reconstruction_error: list[float] = Field(
+        description="mean squared error between x and Gx(mu(x)), in the model's pixel range"
+    )
+
+
+class ModelOut(BaseModel):
+    name: str
+    version: str
+    ready: bool
+    conditional: bool | None = None
+    image: ImageSpec | None = None
+    pixels: PixelRange | None = None
+    latent: LatentSpec | None = None
+    classes: list[str] | None = None
+    providers: dict[str, list[str]] | None = Field(
+        None, description="execution providers each network really runs on"
+    )
+    metrics: dict[str, object] | None = None
+    error: str | None = None
+
+
+class ModelsOut(BaseModel):
+    default: str | None
+    models: list[ModelOut]
+
+
+class HealthOut(BaseModel):
+    status: str
+    detail: str = ""
+
+
+class ErrorDetail(BaseModel):
+    status: int
+    code: str
+    message: str
+
+
+class ErrorOut(BaseModel):
+    error: ErrorDetail
