@@ -1,0 +1,1 @@
+"""Benchmarks: raw onnxruntime, the HTTP service under wrk, PyTorch eager, training speed."""

@@ -1,0 +1,269 @@
+"""`make bench`: measure the service against raw onnxruntime and PyTorch; write BENCHMARKS.md
+and bench/results.json.
+
+    python -m bench.run                       # full run on models/ (<= 10 min on 2 cores)
+    python -m bench.run --smoke --out /tmp/b  # seconds, on a generated tiny model; no targets
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import io
+import json
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from bench import http_load, raw
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGETS = {
+    "sample_vs_raw_ratio": (">=", 0.90),
+    "encode_batching_speedup_c64": (">=", 5.0),
+    "latency_overhead_ms_c1": ("<=", 2.0),
+    "ort_vs_torch_ratio": (">=", 1.5),
+    "serving_rss_mb": ("<=", 400.0),
+    "train_vs_plain_ratio": (">=", 1.0),
+}
+
+
+def digit_png(model_dir: Path) -> bytes:
+    """One real-looking 28x28 input (a test digit if the dataset is around, else noise)."""
+    npz = ROOT.parent / "shared" / "datasets" / "mnist.npz"
+    if npz.is_file():
+        a = np.load(npz)["x_test"][0]
+    else:
+        a = np.random.default_rng(0).integers(0, 256, (28, 28), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(a, "L").save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def run(args: argparse.Namespace) -> dict:
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    secs = 1.0 if args.smoke else args.seconds
+    models = Path(args.models)
+    if args.smoke:
+        sys.path.insert(0, str(ROOT))
+        from tests.service.tiny_models import make_tiny_model
+
+        models = Path(tempfile.mkdtemp())
+        make_tiny_model(models, "mnist")
+    model = models / args.model
+    res: dict = {
+        "machine": {
+            "cpus": __import__("os").cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "smoke": args.smoke,
+        "commands": {},
+    }
+    cmd = " ".join(["python -m bench.run", *sys.argv[1:]])
+    res["commands"]["all"] = cmd
+
+    # 1. raw onnxruntime
+    print("raw onnxruntime ...", file=sys.stderr)
+    res["raw_ort"] = raw.ort_throughput(model, (1, 8, 64, 256), secs)
+    raw_dec64 = res["raw_ort"]["decoder"][64]["images_per_s"]
+    raw_enc1_p50 = res["raw_ort"]["encoder"][1]["p50_ms"]
+
+    script_dir = Path(tempfile.mkdtemp())
+    body = json.dumps({"images": [base64.b64encode(digit_png(model)).decode()]})
+    enc_script = http_load.post_script(script_dir / "encode.lua", body)
+    levels = (1, 8, 64)
+    with http_load.server(models, default_model=args.model) as (url, pid):
+        res["serving_rss_mb_idle"] = http_load.rss_mb(pid)
+        # 2. GET /sample?n=64
+        print("GET /sample?n=64 ...", file=sys.stderr)
+        res["sample"] = {}
+        for c in (1, 4, 16):
+            r = http_load.wrk(f"{url}/sample?n=64&seed=1", c, secs)
+            r["images_per_s"] = r["requests_per_s"] * 64
+            r["ratio_to_raw_decoder_b64"] = r["images_per_s"] / raw_dec64
+            res["sample"][c] = r
+        # 3. POST /encode, batching on
+        print("POST /encode (batching on) ...", file=sys.stderr)
+        res["encode_batching_on"] = {
+            c: http_load.wrk(f"{url}/encode", c, secs, enc_script) for c in levels
+        }
+        res["serving_rss_mb"] = http_load.rss_mb(pid)
+        res["torch_loaded_in_server"] = http_load.maps_mention(pid, "libtorch")
+    with http_load.server(models, default_model=args.model, batching="false") as (url, _):
+        print("POST /encode (batching off) ...", file=sys.stderr)
+        res["encode_batching_off"] = {
+            c: http_load.wrk(f"{url}/encode", c, secs, enc_script) for c in levels
+        }
+    on, off = res["encode_batching_on"], res["encode_batching_off"]
+    res["encode_batching_speedup"] = {
+        c: on[c]["requests_per_s"] / off[c]["requests_per_s"] for c in levels
+    }
+    # 4. latency overhead at concurrency 1
+    res["latency"] = {"service_p50_ms": on[1]["p50_ms"], "raw_encoder_b1_p50_ms": raw_enc1_p50}
+
+    # 5. onnxruntime vs PyTorch eager
+    if not args.smoke:
+        print("onnxruntime vs PyTorch eager ...", file=sys.stderr)
+        ckpt = ROOT / "runs" / args.model / "checkpoint.pt"
+        res["ort_vs_torch"] = raw.torch_vs_ort(ckpt, model, 64, secs)
+        # 7. training throughput
+        print("training throughput ...", file=sys.stderr)
+        from bench.train_speed import compare
+
+        res["train"] = compare("mnist", steps=5 if args.quick_train else 10)
+
+    summary = {
+        "sample_vs_raw_ratio": max(r["ratio_to_raw_decoder_b64"] for r in res["sample"].values()),
+        "encode_batching_speedup_c64": res["encode_batching_speedup"][64],
+        "latency_overhead_ms_c1": res["latency"]["service_p50_ms"] - raw_enc1_p50,
+        "serving_rss_mb": res["serving_rss_mb"],
+    }
+    if "ort_vs_torch" in res and "decoder" in res["ort_vs_torch"]:
+        summary["ort_vs_torch_ratio"] = min(
+            res["ort_vs_torch"][n]["ratio"] for n in ("decoder", "encoder")
+        )
+    if "train" in res:
+        summary["train_vs_plain_ratio"] = res["train"]["ratio"]
+    res.update(summary)
+    res["summary"] = summary
+    return res
+
+
+def verdict(key: str, value: float) -> str:
+    op, target = TARGETS[key]
+    ok = value >= target if op == ">=" else value <= target
+    return f"{op} {target:g}: {'met' if ok else 'MISSED'}"
+
+
+def markdown(res: dict) -> str:
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Made by `{res['commands']['all']}` on {res['machine']['cpus']} CPU cores "
+        f"({res['machine']['platform']}), {time.strftime('%Y-%m-%d')}. "
+        "The server runs as its own process on loopback; load comes from `wrk` "
+        "(closed loop: N connections each with one request in flight).",
+        "",
+        "## Targets",
+        "",
+        "| figure | value | target |",
+        "|---|---|---|",
+    ]
+    for k, v in res["summary"].items():
+        lines.append(f"| `{k}` | {v:.3f} | {verdict(k, v)} |")
+    lines += [
+        "",
+        "## 1. Raw onnxruntime (in-process, the ceiling)",
+        "",
+        "| network | batch | images/s | p50 ms |",
+        "|---|---|---|---|",
+    ]
+    for net, rows in res["raw_ort"].items():
+        for b, r in rows.items():
+            lines.append(f"| {net} | {b} | {r['images_per_s']:.0f} | {r['p50_ms']:.3f} |")
+    lines += [
+        "",
+        "## 2. `GET /sample?n=64`",
+        "",
+        "| concurrency | req/s | images/s | p50 ms | p99 ms | ÷ raw decoder @64 |",
+        "|---|---|---|---|---|---|",
+    ]
+    for c, r in res["sample"].items():
+        lines.append(
+            f"| {c} | {r['requests_per_s']:.1f} | {r['images_per_s']:.0f} | "
+            f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['ratio_to_raw_decoder_b64']:.3f} |"
+        )
+    lines += [
+        "",
+        "## 3. `POST /encode`, one image per request (JSON base64 PNG)",
+        "",
+        "| concurrency | batching | req/s | p50 ms | p99 ms | non-2xx |",
+        "|---|---|---|---|---|---|",
+    ]
+    for mode in ("on", "off"):
+        for c, r in res[f"encode_batching_{mode}"].items():
+            lines.append(
+                f"| {c} | {mode} | {r['requests_per_s']:.1f} | {r['p50_ms']:.2f} | "
+                f"{r['p99_ms']:.2f} | {r['non_2xx']:.0f} |"
+            )
+    lines.append("")
+    lines.append(
+        "On/off speed-up: "
+        + ", ".join(f"c={c}: {v:.2f}×" for c, v in res["encode_batching_speedup"].items())
+    )
+    lat = res["latency"]
+    lines += [
+        "",
+        "## 4. Latency overhead at concurrency 1",
+        "",
+        f"Service p50 {lat['service_p50_ms']:.3f} ms − raw encoder batch-1 p50 "
+        f"{lat['raw_encoder_b1_p50_ms']:.3f} ms = {res['latency_overhead_ms_c1']:.3f} ms "
+        "(includes HTTP, base64 + PNG decode of the upload, JSON encoding of the answer).",
+    ]
+    if "ort_vs_torch" in res:
+        lines += [
+            "",
+            "## 5. onnxruntime ÷ PyTorch eager, batch 64",
+            "",
+            "| network | onnxruntime images/s | PyTorch images/s | ratio |",
+            "|---|---|---|---|",
+        ]
+        for net in ("decoder", "encoder"):
+            r = res["ort_vs_torch"].get(net)
+            if r:
+                lines.append(
+                    f"| {net} | {r['ort_images_per_s']:.0f} | "
+                    f"{r['torch_images_per_s']:.0f} | {r['ratio']:.2f} |"
+                )
+    lines += [
+        "",
+        "## 6. Serving memory",
+        "",
+        f"Resident memory with every model in `models/` loaded: "
+        f"{res['serving_rss_mb_idle']:.0f} MB after start-up, {res['serving_rss_mb']:.0f} MB "
+        f"after the load above. libtorch mapped in the server: "
+        f"{'yes' if res['torch_loaded_in_server'] else 'no'}.",
+    ]
+    if "train" in res:
+        t = res["train"]
+        lines += [
+            "",
+            "## 7. Training throughput (MNIST preset, batch 100)",
+            "",
+            f"Trainer {t['ours_images_per_s']:.0f} images/s vs plain PyTorch loop "
+            f"{t['plain_images_per_s']:.0f} images/s: ratio {t['ratio']:.2f} "
+            f"(pairwise {', '.join(f'{r:.2f}' for r in t['pairwise_ratios'])}).",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--smoke", action="store_true", help="seconds, tiny model, no targets")
+    p.add_argument("--models", default=str(ROOT / "models"))
+    p.add_argument("--model", default="mnist")
+    p.add_argument("--seconds", type=float, default=6.0, help="per measurement")
+    p.add_argument("--quick-train", action="store_true")
+    p.add_argument("--out", default=str(ROOT))
+    args = p.parse_args(argv)
+    res = run(args)
+    out = Path(args.out)
+    md = markdown(res)
+    if args.smoke:
+        (out / "results.json").write_text(json.dumps(res, indent=2, default=str))
+        (out / "BENCHMARKS.md").write_text(md)
+    else:
+        (ROOT / "bench" / "results.json").write_text(json.dumps(res, indent=2, default=str) + "\n")
+        (out / "BENCHMARKS.md").write_text(md)
+    print(md)
+
+
+if __name__ == "__main__":
+    main()
