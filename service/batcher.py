@@ -2,7 +2,8 @@
 
 One Batcher per (model, network). The loop waits for the first item, then keeps collecting until
 `max_batch_size` rows are queued or `max_wait` has passed since that first item arrived (mosec's
-policy). A request larger than the maximum is split into chunks and reassembled in order. Results
+policy), except that it stops waiting as soon as every request the server is handling is
+already queued (at concurrency 1 there is nobody to wait for). A request larger than the maximum is split into chunks and reassembled in order. Results
 go back to each request by slicing the batch output; an item whose caller has gone (its future was
 cancelled by a disconnect or a deadline) is skipped, and no result is ever set on a cancelled
 future. The queue is bounded in rows: beyond it `submit` raises Overloaded (503 + Retry-After).
@@ -56,6 +57,7 @@ class Batcher:
         max_wait_s: float = 0.002,
         max_queue_rows: int = 2048,
         observer: BatchObserver | None = None,
+        requests_in_flight: Callable[[], int] | None = None,
     ) -> None:
         self.name = name
         self._run = run
@@ -64,6 +66,9 @@ class Batcher:
         self.max_wait_s = max_wait_s
         self.max_queue_rows = max_queue_rows
         self._obs = observer or BatchObserver()
+        # How many requests the server is handling; when all of them are already queued here,
+        # nobody else can join this batch and waiting max_wait would only add latency.
+        self._in_flight = requests_in_flight
         self._items: deque[_Item] = deque()
         self._queued_rows = 0
         self._wakeup = asyncio.Event()
@@ -142,6 +147,8 @@ class Batcher:
             await self._wakeup.wait()
         deadline = self._items[0].enqueued + self.max_wait_s
         while self._available_rows() < self.max_batch_size:
+            if self._in_flight is not None and self._in_flight() <= len(self._items):
+                break
             remaining = deadline - time.perf_counter()
             if remaining <= 0:
                 break

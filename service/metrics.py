@@ -34,6 +34,7 @@ def _multiproc() -> bool:
 
 class Metrics:
     def __init__(self) -> None:
+        self.active_requests = 0  # plain counter for the batchers (the gauge may be multiprocess)
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         gauge_kw: dict[str, Any] = {"multiprocess_mode": "livesum"} if _multiproc() else {}
@@ -130,6 +131,7 @@ class MetricsMiddleware:
             await send(message)
 
         self.metrics.in_flight.inc()
+        self.metrics.active_requests += 1
         try:
             await self.app(scope, receive, send_wrapper)
         except asyncio.CancelledError:
@@ -137,6 +139,7 @@ class MetricsMiddleware:
             raise
         finally:
             self.metrics.in_flight.dec()
+            self.metrics.active_requests -= 1
             route = scope.get("route")
             endpoint = getattr(route, "path", None) or "unmatched"
             self.metrics.requests.labels(endpoint, str(status)).inc()

@@ -112,6 +112,7 @@ class ModelRegistry:
                     max_wait_s=s.max_wait_ms / 1000 if s.batching else 0.0,
                     max_queue_rows=s.max_queue_rows,
                     observer=self.metrics.observer(name, net),
+                    requests_in_flight=lambda: self.metrics.active_requests,
                 )
                 b.start()
                 batchers[net] = b

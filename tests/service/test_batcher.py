@@ -157,3 +157,18 @@ async def test_observer_sees_batches_and_depth() -> None:
     assert sum(seen["batch"]) == 8 and max(seen["batch"]) > 1
     assert len(seen["wait"]) == 8 and seen["depth"][-1] == 0
     await b.stop()
+
+
+async def test_does_not_wait_when_every_request_in_flight_is_queued() -> None:
+    run = Recorder()
+    handling = [1]  # only this request is being handled
+    b = _batcher(run, max_batch_size=8, max_wait_s=0.5, requests_in_flight=lambda: handling[0])
+    b.start()
+    t0 = time.perf_counter()
+    await b.submit({"x": _rows(0, 1)})
+    assert time.perf_counter() - t0 < 0.25  # did not sit out the 0.5 s window
+    handling[0] = 2  # another request is on its way: wait for it
+    t0 = time.perf_counter()
+    await b.submit({"x": _rows(0, 1)})
+    assert time.perf_counter() - t0 >= 0.45
+    await b.stop()
