@@ -1,0 +1,25 @@
+"""The README tells the truth about settings and the test command."""
+
+from pathlib import Path
+
+from service.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_every_setting_is_documented_with_its_default() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for name, field in Settings.model_fields.items():
+        row = next(
+            (ln for ln in readme.splitlines() if ln.startswith(f"| `ALI_{name.upper()}`")), None
+        )
+        assert row is not None, f"ALI_{name.upper()} missing from the README"
+        default = field.default
+        shown = str(default).lower() if isinstance(default, bool) else str(default)
+        assert (default is None and "(unset)" in row) or f"`{shown}`" in row, row
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "make test" in readme and "\nmake test\n" in ci
