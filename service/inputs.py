@@ -50,6 +50,8 @@ def parse_json(body: bytes, schema: type[BaseModel]) -> Any:
         data = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise BadRequest(f"body is not valid JSON: {e}") from None
+    except RecursionError:  # e.g. [[[[...]]]] thousands deep
+        raise BadRequest("body JSON is nested too deeply") from None
     try:
         return schema.model_validate(data)
     except ValidationError as e:

@@ -3,8 +3,9 @@
     ali-serve                        # models/ on 0.0.0.0:8000 (settings from ALI_* env vars)
     ali-serve --port 9000 --model-dir /models --workers 2
 
-On SIGTERM /readyz turns 503 at once (so load balancers stop sending), in-flight requests finish,
-and the process exits within ALI_DRAIN_SECONDS.
+On SIGTERM /readyz turns 503 at once (so load balancers stop sending), the listener stays open
+ALI_SHUTDOWN_DELAY_S, in-flight requests finish, and the process exits within
+ALI_SHUTDOWN_DELAY_S + ALI_DRAIN_SECONDS.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import threading
 from types import FrameType
 
 import uvicorn
@@ -21,16 +23,25 @@ from service.settings import Settings
 
 
 class DrainingServer(uvicorn.Server):
-    """Marks the registry draining the moment a shutdown signal arrives."""
+    """On SIGTERM: /readyz turns 503 at once, the listener stays open `delay` seconds so load
+    balancers see it and stop sending, then uvicorn's graceful shutdown lets in-flight requests
+    finish (up to `timeout_graceful_shutdown`). A second signal exits immediately."""
 
-    def __init__(self, config: uvicorn.Config, app_state: object) -> None:
+    def __init__(self, config: uvicorn.Config, app_state: object, delay: float) -> None:
         super().__init__(config)
         self._state = app_state
+        self._delay = delay
+        self._timer: threading.Timer | None = None
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         registry = getattr(self._state, "registry", None)
         if registry is not None:
             registry.draining = True
+        if self._timer is None and self._delay > 0:
+            self._timer = threading.Timer(self._delay, super().handle_exit, (sig, frame))
+            self._timer.daemon = True
+            self._timer.start()
+            return
         super().handle_exit(sig, frame)
 
 
@@ -68,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
         log_level=settings.log_level,
         timeout_graceful_shutdown=int(settings.drain_seconds),
     )
-    DrainingServer(config, app.state).run()
+    DrainingServer(config, app.state, settings.shutdown_delay_s).run()
 
 
 if __name__ == "__main__":

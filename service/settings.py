@@ -49,4 +49,9 @@ class Settings(BaseSettings):
     port: int = 8000
     workers: int = Field(1, ge=1)
     log_level: str = "info"
-    drain_seconds: float = Field(10.0, ge=0, description="graceful-shutdown drain time")
+    shutdown_delay_s: float = Field(
+        1.0, ge=0, description="after SIGTERM, keep accepting (with /readyz 503) this long"
+    )
+    drain_seconds: float = Field(
+        10.0, ge=0, description="then wait this long for in-flight requests before exiting"
+    )

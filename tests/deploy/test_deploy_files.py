@@ -11,7 +11,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.service.tiny_models import make_tiny_model
+from tests.support import free_port, start_service, stop, wait_http
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -87,50 +87,15 @@ def test_promtool_check_config() -> None:
 # ---- the service and a real Prometheus, on loopback -------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_http(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise TimeoutError(url)
-
-
 @pytest.fixture(scope="module")
 def service_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     models = tmp_path_factory.mktemp("models")
     make_tiny_model(models, "tiny")
-    port = free_port()
-    env = {
-        **os.environ,
-        "ALI_MODEL_DIR": str(models),
-        "ALI_PORT": str(port),
-        "ALI_HOST": "127.0.0.1",
-        "ALI_INTRA_OP_THREADS": "1",
-        "PYTHONPATH": str(ROOT),
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "service.main"],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc, url = start_service(models)
     try:
-        wait_http(f"http://127.0.0.1:{port}/readyz")
-        yield f"http://127.0.0.1:{port}"
+        yield url
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        stop(proc)
 
 
 def get(url: str) -> bytes:

@@ -1,0 +1,72 @@
+"""Running the real service as a subprocess on loopback (shared by deploy and reliability tests)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, timeout: float = 60, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before {url} answered")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(url)
+
+
+def start_service(model_dir: Path, **settings: object) -> tuple[subprocess.Popen, str]:
+    """`python -m service.main` on a free port; returns (process, base URL) once ready."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "ALI_MODEL_DIR": str(model_dir),
+        "ALI_PORT": str(port),
+        "ALI_HOST": "127.0.0.1",
+        "ALI_INTRA_OP_THREADS": "1",
+        "ALI_LOG_LEVEL": "warning",
+        "PYTHONPATH": str(ROOT),
+    }
+    env.update({f"ALI_{k.upper()}": str(v) for k, v in settings.items()})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "service.main"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{url}/readyz", proc=proc)
+    except Exception:
+        proc.kill()
+        raise
+    return proc, url
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
