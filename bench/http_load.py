@@ -2,57 +2,25 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.support import start_service, stop
 
 
 @contextmanager
 def server(model_dir: Path, **settings: str) -> Iterator[tuple[str, int]]:
-    """Start `python -m service.main`; yields (base URL, pid) once /readyz answers 200."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "ALI_MODEL_DIR": str(model_dir),
-        "ALI_PORT": str(port),
-        "ALI_HOST": "127.0.0.1",
-        "ALI_LOG_LEVEL": "warning",
-        "PYTHONPATH": str(ROOT),
-    }
-    env.update({f"ALI_{k.upper()}": v for k, v in settings.items()})
-    proc = subprocess.Popen([sys.executable, "-m", "service.main"], env=env, cwd=ROOT)
-    url = f"http://127.0.0.1:{port}"
+    """The service as its own process on loopback; yields (base URL, pid) once ready."""
+    settings.setdefault("intra_op_threads", "0")  # all cores, as deployed
+    proc, url = start_service(model_dir, **settings)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/readyz", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("service did not become ready") from None
-                time.sleep(0.2)
         yield url, proc.pid
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        stop(proc)
 
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -46,14 +47,17 @@ def start_service(model_dir: Path, **settings: object) -> tuple[subprocess.Popen
         "PYTHONPATH": str(ROOT),
     }
     env.update({f"ALI_{k.upper()}": str(v) for k, v in settings.items()})
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "service.main"],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    # Logs go to a file: a pipe nobody reads could fill up and block the server.
+    with tempfile.NamedTemporaryFile(
+        "w", prefix="ali-service-", suffix=".log", delete=False
+    ) as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "service.main"],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_http(f"{url}/readyz", proc=proc)
