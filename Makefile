@@ -5,7 +5,7 @@ TORCH ?= torch==2.13.0
 SERVE_VENV := .venv-serve
 DEV_VENV := .venv
 
-.PHONY: serve test lint typecheck bench bench-smoke train-toy mixture clean
+.PHONY: serve test lint typecheck bench bench-smoke mixture models clean
 
 $(SERVE_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(SERVE_VENV)
@@ -43,3 +43,14 @@ mixture: $(DEV_VENV)/.installed  ## the paper's 25-Gaussian experiment, 10 seeds
 
 clean:
 	rm -rf $(SERVE_VENV) $(DEV_VENV) .pytest_cache .ruff_cache .mypy_cache
+
+MNIST ?= ../shared/datasets/mnist.npz
+# Retrain, export and evaluate the two shipped models (about an hour each on 2 CPU cores).
+models: $(DEV_VENV)/.installed
+	$(DEV_VENV)/bin/ali-train --preset mnist --data $(MNIST) --out runs/mnist --seed 0 --threads 1 --quiet & \
+	$(DEV_VENV)/bin/ali-train --preset mnist-cond --data $(MNIST) --out runs/mnist-cond --seed 0 --threads 1 --quiet & \
+	wait
+	$(DEV_VENV)/bin/ali-export runs/mnist/checkpoint.pt --name mnist --out models/
+	$(DEV_VENV)/bin/ali-export runs/mnist-cond/checkpoint.pt --name mnist-cond --out models/
+	$(DEV_VENV)/bin/ali-eval mnist --model models/mnist --data $(MNIST) --write
+	$(DEV_VENV)/bin/ali-eval mnist --model models/mnist-cond --data $(MNIST) --write

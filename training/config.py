@@ -32,6 +32,8 @@ class ModelConfig:
     maxout_pieces: int = 2
     d_dropout: float = 0.2  # dropout on D's input layer; 0.5 on its inner layers (paper)
     d_dropout_inner: float = 0.5
+    # Toy only: batch norm in the decoder's hidden layers (the encoder always has it).
+    toy_decoder_bn: bool = True
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHES:
