@@ -30,9 +30,8 @@ from training.mixture import (
 # ---- the mixture experiment ------------------------------------------------------------------
 
 
-@torch.no_grad()
 def mixture_run(
-    kind: str, seed: int, out: Path, progress: bool = False
+    kind: str, seed: int, out: Path, progress: bool = False, steps: int | None = None
 ) -> tuple[dict[str, float], np.ndarray]:
     """Train one toy model; returns its metrics and 2,500 samples for the plot."""
     from training.train import train
@@ -40,21 +39,24 @@ def mixture_run(
     mcfg, tcfg = preset("toy")
     mcfg = dataclasses.replace(mcfg, kind=kind)
     tcfg = dataclasses.replace(tcfg, seed=seed)
+    if steps is not None:  # shortened runs (tests); the preset is the recipe
+        tcfg = dataclasses.replace(tcfg, epochs=1, steps_per_epoch=steps)
     t0 = time.perf_counter()
     trainer = train(mcfg, tcfg, out / f"{kind}-seed{seed}", progress=progress)
     secs = time.perf_counter() - t0
-    enc, dec = trainer.inference_nets()
-    enc.eval(), dec.eval()
-    g = torch.Generator().manual_seed(10_000 + seed)
-    samples = dec(torch.randn(PAPER_SAMPLES, mcfg.nlat, generator=g)).numpy()
-    metrics: dict[str, float] = {"modes_paper": modes_paper(samples)}
-    metrics.update(hq_metrics(samples[:HQ_SAMPLES]))
-    metrics["train_seconds"] = secs
-    if kind == "ali":
-        x, _ = sample_mixture(10_000, seed=1_000_000 + seed)  # held out: not the training seed
-        xt = torch.from_numpy(x)
-        rec = dec(enc(xt)).numpy()
-        metrics["reconstruction_mse"] = float(((rec - x) ** 2).sum(axis=1).mean())
+    with torch.no_grad():
+        enc, dec = trainer.inference_nets()
+        enc.eval(), dec.eval()
+        g = torch.Generator().manual_seed(10_000 + seed)
+        samples = dec(torch.randn(PAPER_SAMPLES, mcfg.nlat, generator=g)).numpy()
+        metrics: dict[str, float] = {"modes_paper": modes_paper(samples)}
+        metrics.update(hq_metrics(samples[:HQ_SAMPLES]))
+        metrics["train_seconds"] = secs
+        if kind == "ali":
+            x, _ = sample_mixture(10_000, seed=1_000_000 + seed)  # held out: not the training seed
+            xt = torch.from_numpy(x)
+            rec = dec(enc(xt)).numpy()
+            metrics["reconstruction_mse"] = float(((rec - x) ** 2).sum(axis=1).mean())
     return metrics, samples[:HQ_SAMPLES]
 
 
@@ -97,23 +99,49 @@ def mixture_table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def run_mixture(seeds: int, out: Path, progress: bool = False) -> dict[str, Any]:
+def _pool_run(
+    args: tuple[str, int, Path, int, int | None],
+) -> tuple[str, int, dict[str, float], np.ndarray]:
+    kind, seed, out, threads, steps = args
+    torch.set_num_threads(threads)
+    metrics, samples = mixture_run(kind, seed, out, steps=steps)
+    return kind, seed, metrics, samples
+
+
+def run_mixture(
+    seeds: int,
+    out: Path,
+    progress: bool = False,
+    jobs: int = 1,
+    threads: int = 2,
+    steps: int | None = None,
+) -> dict[str, Any]:
+    """All (model, seed) runs; with jobs > 1 they run in parallel processes of `threads` each."""
     out.mkdir(parents=True, exist_ok=True)
     per: dict[str, dict[str, list[float]]] = {"ali": {}, "gan": {}}
     plots: dict[str, np.ndarray] = {}
-    for kind in per:
-        for seed in range(seeds):
-            metrics, samples = mixture_run(kind, seed, out / "runs", progress)
-            if seed == 0:
-                plots[kind] = samples
-            for k, v in metrics.items():
-                per[kind].setdefault(k, []).append(v)
-            print(
-                f"{kind} seed {seed}: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()),
-                file=sys.stderr,
-            )
+    tasks = [(kind, seed, out / "runs", threads, steps) for kind in per for seed in range(seeds)]
+    if jobs > 1:
+        import multiprocessing as mp
+
+        with mp.get_context("spawn").Pool(jobs) as pool:
+            results = pool.map(_pool_run, tasks, chunksize=1)
+    else:
+        torch.set_num_threads(threads)
+        results = [(k, s, *mixture_run(k, s, o, progress, steps)) for k, s, o, _, _ in tasks]
+    for kind, seed, metrics, samples in sorted(results, key=lambda r: (r[0], r[1])):
+        if seed == 0:
+            plots[kind] = samples
+        for k, v in metrics.items():
+            per[kind].setdefault(k, []).append(v)
+        print(
+            f"{kind} seed {seed}: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()),
+            file=sys.stderr,
+        )
     result = {
         "seeds": seeds,
+        "parallel_jobs": jobs,
+        "threads_per_run": threads,
         "recipe": {
             "model": dataclasses.asdict(preset("toy")[0]),
             "train": dataclasses.asdict(preset("toy")[1]),
@@ -137,8 +165,14 @@ def _cmd_mnist(args: argparse.Namespace) -> None:
 
 
 def _cmd_mixture(args: argparse.Namespace) -> None:
-    torch.set_num_threads(args.threads)
-    result = run_mixture(args.seeds, Path(args.out), progress=not args.quiet)
+    result = run_mixture(
+        args.seeds,
+        Path(args.out),
+        progress=not args.quiet,
+        jobs=args.jobs,
+        threads=args.threads,
+        steps=args.steps,
+    )
     print(mixture_table(result))
     print(f"wrote {Path(args.out) / 'mixture.json'} and {Path(args.out) / 'mixture.png'}")
 
@@ -149,7 +183,9 @@ def main(argv: list[str] | None = None) -> None:
     mx = sub.add_parser("mixture", help="ALI vs GAN on the 25-Gaussian mixture")
     mx.add_argument("--seeds", type=int, default=10)
     mx.add_argument("--out", default="results/mixture")
-    mx.add_argument("--threads", type=int, default=2)
+    mx.add_argument("--threads", type=int, default=2, help="torch threads per run")
+    mx.add_argument("--jobs", type=int, default=1, help="runs in parallel (e.g. 2 x 1 thread)")
+    mx.add_argument("--steps", type=int, help="override the recipe's step count (smoke tests)")
     mx.add_argument("--quiet", action="store_true")
     mx.set_defaults(func=_cmd_mixture)
     mn = sub.add_parser("mnist", help="evaluate an exported model on MNIST")

@@ -44,3 +44,18 @@ def test_paper_protocol_counts_assignment_not_quality() -> None:
     x = mixture_means()[:3] + 0.9
     assert modes_paper(x) == 3
     assert hq_metrics(x)["modes_hq"] == 0
+
+
+def test_mixture_command_writes_json_and_plot(tmp_path) -> None:
+    import json
+
+    from training.evaluate import main
+
+    main(["mixture", "--seeds", "2", "--steps", "3", "--out", str(tmp_path), "--quiet"])
+    result = json.loads((tmp_path / "mixture.json").read_text())
+    assert set(result["models"]) == {"ali", "gan"}
+    for name, figs in result["models"].items():
+        for fig in ("modes_paper", "modes_hq", "hq_fraction", "reverse_kl", "train_seconds"):
+            assert set(figs[fig]) == {"mean", "std", "per_seed"} and len(figs[fig]["per_seed"]) == 2
+        assert ("reconstruction_mse" in figs) == (name == "ali")
+    assert (tmp_path / "mixture.png").stat().st_size > 1000
