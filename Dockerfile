@@ -44,6 +44,8 @@ CMD ["ali-serve"]
 FROM ${CUDA_IMAGE} AS gpu-builder
 ARG ORT_GPU_VERSION
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 DEBIAN_FRONTEND=noninteractive
+# DL3008 (pin apt versions) is ignored on purpose: the base image tag already pins the Ubuntu
+# release, and exact .deb versions vanish from Ubuntu's archive, which would break rebuilds.
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends python3 python3-venv \
@@ -58,6 +60,7 @@ RUN python3 -m venv /opt/venv \
 
 FROM ${CUDA_IMAGE} AS gpu
 ENV DEBIAN_FRONTEND=noninteractive
+# DL3008: see above.
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends python3 \
