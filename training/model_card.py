@@ -56,7 +56,7 @@ ali-eval mnist --model models/{m.name} --data ../shared/datasets/mnist.npz --wri
 
 ## Metrics (`ali-eval mnist`, MNIST test set)
 
-Features for the probes are μ(x) from the encoder{" (given the true label)" if m.conditional else ""}.
+{"The encoder of a conditional model is given the label, so the label probes are not reported." if m.conditional else "Features for the probes are μ(x) from the encoder."}
 The judging classifier is a small CNN trained by `ali-eval` (its own test accuracy is listed).
 
 | metric | value | target | |

@@ -107,4 +107,6 @@ def test_shipped_models_load_and_hashes_match(name: str) -> None:
     assert sum(f.bytes for f in m.files.values()) <= 15 * 1024 * 1024
     for fig in ("samples.png", "reconstructions.png", "interpolations.png", "README.md"):
         assert (d / fig).is_file(), fig
-    assert "linear_probe_accuracy" in m.metrics and "reconstruction_mse" in m.metrics
+    assert "reconstruction_mse" in m.metrics and "reconstruction_class_accuracy" in m.metrics
+    key = "conditional_accuracy" if m.conditional else "linear_probe_accuracy"
+    assert key in m.metrics
