@@ -51,21 +51,26 @@ def ort_throughput(model_dir: Path, batches: tuple[int, ...], seconds: float) ->
     return out
 
 
-def torch_vs_ort(checkpoint: Path | None, model_dir: Path, n: int, seconds: float) -> dict:
-    """Same networks, batch n: onnxruntime images/s ÷ PyTorch eager (no_grad, eval) images/s."""
+def torch_vs_ort(preset_name: str, model_dir: Path, n: int, seconds: float) -> dict:
+    """Same architecture, batch n: onnxruntime images/s ÷ PyTorch eager (inference mode) images/s.
+
+    The PyTorch nets are built from the preset with fresh weights: speed does not depend on the
+    weight values, and this keeps the benchmark runnable from a clone (checkpoints are not shipped).
+    """
     import torch
 
-    from training.checkpoint import load_checkpoint
+    from training.config import preset
     from training.export import DecoderGraph, EncoderGraph
-    from training.trainer import inference_modules_from_checkpoint
+    from training.nets import build_networks
 
     model = load_model(model_dir, Settings())
-    if checkpoint is None or not checkpoint.is_file():
-        return {"skipped": f"no checkpoint at {checkpoint}"}
-    _, mods = inference_modules_from_checkpoint(load_checkpoint(checkpoint))
+    mcfg, _ = preset(preset_name)
+    if mcfg.nlat != model.manifest.latent.dim:
+        raise ValueError(f"preset {preset_name} does not match {model_dir}")
+    nets = build_networks(mcfg)
     graphs = {
-        "decoder": DecoderGraph(mods["decoder"]).eval(),
-        "encoder": EncoderGraph(mods["encoder"]).eval(),
+        "decoder": DecoderGraph(nets.decoder).eval(),
+        "encoder": EncoderGraph(nets.encoder).eval(),
     }
     out: dict[str, dict] = {"torch_threads": torch.get_num_threads()}
     for net, graph in graphs.items():

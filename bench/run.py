@@ -111,8 +111,7 @@ def run(args: argparse.Namespace) -> dict:
     # 5. onnxruntime vs PyTorch eager
     if not args.smoke:
         print("onnxruntime vs PyTorch eager ...", file=sys.stderr)
-        ckpt = ROOT / "runs" / args.model / "checkpoint.pt"
-        res["ort_vs_torch"] = raw.torch_vs_ort(ckpt, model, 64, secs)
+        res["ort_vs_torch"] = raw.torch_vs_ort(args.model, model, 64, secs)
         # 7. training throughput
         print("training throughput ...", file=sys.stderr)
         from bench.train_speed import compare

@@ -124,7 +124,7 @@ def _svhn() -> tuple[ModelConfig, TrainConfig]:
 
 def _cifar() -> tuple[ModelConfig, TrainConfig]:
     model = ModelConfig(arch="cifar32", channels=3, image_size=32, nlat=64, d_activation="maxout")
-    return model, TrainConfig(dataset="cifar10", epochs=6475 // 100, batch_size=100)
+    return model, TrainConfig(dataset="cifar10", epochs=100, batch_size=100)
 
 
 def _celeba() -> tuple[ModelConfig, TrainConfig]:
