@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     intra_op_threads: int = Field(0, ge=0, description="0 = onnxruntime's default (all cores)")
     inter_op_threads: int = Field(1, ge=0)
     graph_optimization: Literal["disable", "basic", "extended", "all"] = "all"
+    allow_spinning: bool = Field(
+        True,
+        description="onnxruntime worker threads spin between calls (off: frees CPU, adds latency)",
+    )
     cuda_device_id: int = 0
     cudnn_conv_algo_search: Literal["EXHAUSTIVE", "HEURISTIC", "DEFAULT"] = "HEURISTIC"
     arena_extend_strategy: Literal["kNextPowerOfTwo", "kSameAsRequested"] = "kSameAsRequested"
