@@ -5,7 +5,7 @@ TORCH ?= torch==2.13.0
 SERVE_VENV := .venv-serve
 DEV_VENV := .venv
 
-.PHONY: serve test lint typecheck bench bench-smoke mixture models clean
+.PHONY: serve test test-serve lint typecheck bench bench-smoke mixture models clean
 
 $(SERVE_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(SERVE_VENV)
@@ -25,6 +25,17 @@ serve: $(SERVE_VENV)/.installed  ## serve models/ on :8000
 test: $(DEV_VENV)/.installed  ## the whole test suite (CPU)
 	$(DEV_VENV)/bin/python -m pytest
 
+# The serving tests again in an environment without torch (serve + dev extras only).
+SERVE_TEST_VENV := .venv-serve-test
+$(SERVE_TEST_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(SERVE_TEST_VENV)
+	$(SERVE_TEST_VENV)/bin/pip install -q -e '.[serve,dev]'
+	touch $@
+
+test-serve: $(SERVE_TEST_VENV)/.installed
+	$(SERVE_TEST_VENV)/bin/python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('torch') is not None)"
+	$(SERVE_TEST_VENV)/bin/python -m pytest tests/service tests/reliability tests/deploy tests/test_readme.py
+
 lint: $(DEV_VENV)/.installed
 	$(DEV_VENV)/bin/ruff check .
 	$(DEV_VENV)/bin/ruff format --check .
@@ -42,7 +53,7 @@ mixture: $(DEV_VENV)/.installed  ## the paper's 25-Gaussian experiment, 10 seeds
 	$(DEV_VENV)/bin/ali-eval mixture --seeds 10 --out results/mixture
 
 clean:
-	rm -rf $(SERVE_VENV) $(DEV_VENV) .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(SERVE_VENV) $(DEV_VENV) $(SERVE_TEST_VENV) .pytest_cache .ruff_cache .mypy_cache
 
 MNIST ?= ../shared/datasets/mnist.npz
 # Retrain, export and evaluate the two shipped models (about an hour each on 2 CPU cores).
