@@ -49,7 +49,9 @@ def test_full_queue_answers_503_with_retry_after(model_dir: Path) -> None:
 
 
 def test_deadline_answers_504(model_dir: Path) -> None:
-    settings = make_settings(model_dir, request_timeout_s=0.001, max_wait_ms=100.0)
+    # 256 rows at one row per model call: hundreds of executor round trips, far over 1 ms.
+    settings = make_settings(model_dir, request_timeout_s=0.001, max_batch_size=1, max_samples=256)
     with TestClient(create_app(settings)) as c:
-        r = c.get("/sample?n=1")
+        r = c.get("/sample?n=256")
         assert r.status_code == 504 and r.json()["error"]["code"] == "deadline_exceeded"
+        assert "did not answer within" in r.json()["error"]["message"]
