@@ -19,6 +19,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from service.errors import BadRequest, InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from service.imaging import check_latents, decode_base64, decode_image
 from service.manifest import Manifest
+from service.schemas import ImagesIn
 from service.settings import Settings
 
 
@@ -144,8 +145,6 @@ async def read_images(
     request: Request, manifest: Manifest, settings: Settings
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Images (+ labels) from a multipart or JSON body -> x [N, C, H, W], y [N] or None."""
-    from service.schemas import ImagesIn
-
     kind = media_type(request)
     if kind not in ("multipart/form-data", "application/json"):
         raise UnsupportedMediaType(

@@ -89,19 +89,11 @@ class Trainer:
         x_tilde: torch.Tensor,
         z: torch.Tensor,
         y: torch.Tensor | None,
-    ) -> tuple[torch.Tensor | None, torch.Tensor]:
-        """(D(x, z_hat), D(x_tilde, z)); run as one batch so dropout/timing match both halves."""
-        if self.ali:
-            assert z_hat is not None
-            logits = d(
-                self._noisy(torch.cat([x, x_tilde])),
-                torch.cat([z_hat, z]),
-                None if y is None else torch.cat([y, y]),
-            )
-            return logits[: x.shape[0]], logits[x.shape[0] :]
-        # GAN: D(x) on real data and on samples.
-        y2 = None if y is None else torch.cat([y, y])
-        logits = d(self._noisy(torch.cat([x, x_tilde])), None, y2)
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(D(x, z_hat), D(x_tilde, z)) as one batch of 2N; the GAN baseline's D sees x alone."""
+        zz = torch.cat([z_hat, z]) if z_hat is not None else None
+        yy = torch.cat([y, y]) if y is not None else None
+        logits = d(self._noisy(torch.cat([x, x_tilde])), zz, yy)  # [2N]
         return logits[: x.shape[0]], logits[x.shape[0] :]
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, float]:
@@ -115,7 +107,6 @@ class Trainer:
         d_real, d_fake = self._d_logits(
             self.disc, x, None if z_hat is None else z_hat.detach(), x_tilde.detach(), z, y
         )
-        assert d_real is not None
         loss_d = discriminator_loss(d_real, d_fake, self.tcfg.real_label)
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from service.deps import PNG_RESPONSE, AppSettings, Format, Served, image_response
-from service.errors import InvalidInput
+from service.errors import InvalidInput, UnsupportedMediaType
 from service.imaging import decode_base64
 from service.inputs import (
     check_label_range,
@@ -31,8 +31,6 @@ JSON_ONLY = {"application/json"}
 async def _json_body(request: Request, settings: AppSettings) -> bytes:
     kind = media_type(request)
     if kind not in JSON_ONLY:
-        from service.errors import UnsupportedMediaType
-
         raise UnsupportedMediaType(f"content type {kind or '(none)'} is not supported; send JSON")
     return await read_body(request, settings.max_body_bytes)
 
