@@ -68,7 +68,6 @@ class TrainConfig:
     seed: int = 0
     num_workers: int = 0
     log_every: int = 50
-    sample_every_epoch: bool = True
     tensorboard: bool = False
 
     @property
