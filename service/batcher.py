@@ -3,10 +3,15 @@
 One Batcher per (model, network). The loop waits for the first item, then keeps collecting until
 `max_batch_size` rows are queued or `max_wait` has passed since that first item arrived (mosec's
 policy), except that it stops waiting as soon as every request the server is handling is
-already queued (at concurrency 1 there is nobody to wait for). A request larger than the maximum is split into chunks and reassembled in order. Results
-go back to each request by slicing the batch output; an item whose caller has gone (its future was
-cancelled by a disconnect or a deadline) is skipped, and no result is ever set on a cancelled
-future. The queue is bounded in rows: beyond it `submit` raises Overloaded (503 + Retry-After).
+already queued (at concurrency 1 there is nobody to wait for). A request larger than the maximum
+is split into chunks and reassembled in order. Results go back to each request by slicing the
+batch output; an item whose caller has gone (its future was cancelled by a disconnect or a
+deadline) is skipped, and no result is ever set on a cancelled future. The queue is bounded in
+rows: beyond it `submit` raises Overloaded (503 + Retry-After).
+
+Up to `max_concurrent` batches run at once (one per inference thread), so the next batch is
+collected and started while the previous one is still running. With `coalesce=False` every
+request runs on its own (the "batching off" baseline); large requests are still split.
 """
 
 from __future__ import annotations
@@ -58,7 +63,11 @@ class Batcher:
         max_queue_rows: int = 2048,
         observer: BatchObserver | None = None,
         requests_in_flight: Callable[[], int] | None = None,
+        max_concurrent: int = 1,
+        coalesce: bool = True,
     ) -> None:
+        if max_concurrent < 1:
+            raise ValueError("max_concurrent must be at least 1")
         self.name = name
         self._run = run
         self._executor = executor
@@ -73,6 +82,9 @@ class Batcher:
         self._queued_rows = 0
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._coalesce = coalesce
+        self._slots = asyncio.Semaphore(max_concurrent)  # batches allowed to run at once
+        self._running: set[asyncio.Task[None]] = set()
 
     # ---- lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
@@ -85,6 +97,8 @@ class Batcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self._running:  # let batches already handed to onnxruntime finish and answer
+            await asyncio.gather(*self._running, return_exceptions=True)
         while self._items:  # nobody will run these now
             item = self._items.popleft()
             if not item.future.done():
@@ -132,21 +146,32 @@ class Batcher:
     # ---- the loop -------------------------------------------------------------------------
     async def _loop(self) -> None:
         while True:
+            await self._slots.acquire()  # a free inference thread before collecting a batch
             try:
                 batch = await self._collect()
-                if batch:
-                    await self._run_batch(batch)
-            except asyncio.CancelledError:
+            except BaseException:
+                self._slots.release()
                 raise
-            except Exception:  # never let the loop die; the items already got the exception
-                log.exception("batcher %s: unexpected error", self.name)
+            if not batch:
+                self._slots.release()
+                continue
+            task = asyncio.get_running_loop().create_task(self._run_batch(batch))
+            self._running.add(task)
+            task.add_done_callback(self._batch_done)
+
+    def _batch_done(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        self._slots.release()
+        if not task.cancelled() and task.exception() is not None:
+            # not expected: _run_batch hands every error to its items
+            log.error("batcher %s: unexpected error", self.name, exc_info=task.exception())
 
     async def _collect(self) -> list[_Item]:
         while not self._items:
             self._wakeup.clear()
             await self._wakeup.wait()
         deadline = self._items[0].enqueued + self.max_wait_s
-        while self._available_rows() < self.max_batch_size:
+        while self._coalesce and self._available_rows() < self.max_batch_size:
             if self._in_flight is not None and self._in_flight() <= len(self._items):
                 break
             remaining = deadline - time.perf_counter()
@@ -166,6 +191,8 @@ class Batcher:
                 continue
             batch.append(item)
             rows += item.rows
+            if not self._coalesce:
+                break
         self._obs.depth(self._queued_rows)
         return batch
 
@@ -176,14 +203,14 @@ class Batcher:
         now = time.perf_counter()
         for item in batch:
             self._obs.queue_wait(now - item.enqueued)
-        feeds = (
-            batch[0].feeds
-            if len(batch) == 1
-            else {k: np.concatenate([i.feeds[k] for i in batch]) for k in batch[0].feeds}
-        )
-        rows = _rows(feeds)
         t0 = time.perf_counter()
         try:
+            feeds = (
+                batch[0].feeds
+                if len(batch) == 1
+                else {k: np.concatenate([i.feeds[k] for i in batch]) for k in batch[0].feeds}
+            )
+            rows = _rows(feeds)
             loop = asyncio.get_running_loop()
             outputs = await loop.run_in_executor(self._executor, self._run, feeds)
         except Exception as exc:

@@ -88,8 +88,9 @@ class ModelRegistry:
     async def load_all(self) -> None:
         """Load and warm every model; runs the blocking work in a thread, off the event loop."""
         s = self.settings
-        # One inference thread: onnxruntime already uses every core inside a call on CPU.
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ort")
+        # By default one inference thread: onnxruntime already uses every core inside a call.
+        workers = s.inference_threads
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ort")
         for directory in self.discover():
             name = directory.name
             try:
@@ -108,8 +109,10 @@ class ModelRegistry:
                     f"{name}/{net}",
                     model.networks[net].run,
                     self._executor,
-                    max_batch_size=s.max_batch_size if s.batching else 1_000_000,
-                    max_wait_s=s.max_wait_ms / 1000 if s.batching else 0.0,
+                    max_batch_size=s.max_batch_size,
+                    max_wait_s=s.max_wait_ms / 1000,
+                    coalesce=s.batching,
+                    max_concurrent=workers,
                     max_queue_rows=s.max_queue_rows,
                     observer=self.metrics.observer(name, net),
                     requests_in_flight=lambda: self.metrics.active_requests,

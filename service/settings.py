@@ -22,6 +22,13 @@ class Settings(BaseSettings):
     )
     require_gpu: bool = Field(False, description="readiness fails unless CUDA is really active")
     intra_op_threads: int = Field(0, ge=0, description="0 = onnxruntime's default (all cores)")
+    inference_threads: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="model calls run at once (like Triton's instance count); with N > 1 set "
+        "intra_op_threads to cores / N",
+    )
     inter_op_threads: int = Field(1, ge=0)
     graph_optimization: Literal["disable", "basic", "extended", "all"] = "all"
     allow_spinning: bool = Field(

@@ -172,3 +172,47 @@ async def test_does_not_wait_when_every_request_in_flight_is_queued() -> None:
     await b.submit({"x": _rows(0, 1)})
     assert time.perf_counter() - t0 >= 0.45
     await b.stop()
+
+
+async def test_without_coalescing_every_request_runs_alone() -> None:
+    """The batching-off baseline: queued requests are not merged (large ones are still split)."""
+    run = Recorder()
+    run.gate = threading.Event()  # hold the first call so the others queue up behind it
+    b = _batcher(run, max_batch_size=8, max_wait_s=0.05, coalesce=False)
+    b.start()
+    tasks = [asyncio.create_task(b.submit({"x": _rows(i * 10, 2)})) for i in range(5)]
+    big = asyncio.create_task(b.submit({"x": _rows(100, 20)}))
+    await asyncio.sleep(0.05)
+    run.gate.set()
+    for i, t in enumerate(tasks):
+        np.testing.assert_array_equal((await t)[0], _rows(i * 10, 2) * 2)
+    np.testing.assert_array_equal((await big)[0], _rows(100, 20) * 2)
+    assert run.sizes == [2, 2, 2, 2, 2, 8, 8, 4]
+    await b.stop()
+
+
+async def test_batches_overlap_up_to_max_concurrent() -> None:
+    """With two inference threads a second batch starts while the first is still running."""
+    both_running = threading.Barrier(2, timeout=5)
+
+    def run(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        both_running.wait()  # raises BrokenBarrierError unless two calls are in flight at once
+        return [feeds["x"]]
+
+    b = Batcher(
+        "pair", run, ThreadPoolExecutor(2), max_batch_size=2, max_wait_s=0.0, max_concurrent=2
+    )
+    b.start()
+    outs = await asyncio.gather(*(b.submit({"x": _rows(i, 2)}) for i in (0, 10)))
+    np.testing.assert_array_equal(outs[1][0], _rows(10, 2))
+    await b.stop()
+
+
+async def test_stop_waits_for_running_batches() -> None:
+    run = Recorder(delay=0.1)
+    b = _batcher(run, max_batch_size=4, max_wait_s=0.0)
+    b.start()
+    pending = asyncio.create_task(b.submit({"x": _rows(0, 4)}))
+    await asyncio.sleep(0.02)  # the batch is in the executor
+    await b.stop()
+    np.testing.assert_array_equal((await pending)[0], _rows(0, 4) * 2)
