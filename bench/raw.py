@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -51,16 +52,51 @@ def ort_throughput(model_dir: Path, batches: tuple[int, ...], seconds: float) ->
     return out
 
 
+def ort_parallel_throughput(
+    model_dir: Path, net: str, n: int, streams: int, seconds: float
+) -> dict[str, float]:
+    """images/s of `streams` threads calling one session at once, one intra-op thread each.
+
+    The other way to use the cores (Triton's instance count): with the single-stream figure of
+    `ort_throughput` it makes the raw ceiling the service is compared against.
+    """
+    model = load_model(model_dir, Settings(intra_op_threads=1))
+    network = model.networks[net]
+    f = feeds(model, net, n)
+    network.run(f)
+    counts = [0] * streams
+    start = time.perf_counter()
+    stop_at = start + seconds
+
+    def worker(i: int) -> None:
+        while time.perf_counter() < stop_at:
+            network.run(f)
+            counts[i] += 1
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(streams)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - start
+    return {"streams": streams, "images_per_s": sum(counts) * n / elapsed}
+
+
 def torch_vs_ort(preset_name: str, model_dir: Path, n: int, seconds: float) -> dict:
     """Same architecture, batch n: onnxruntime images/s ÷ PyTorch eager (inference mode) images/s.
 
     The PyTorch nets are built from the preset with fresh weights: speed does not depend on the
     weight values, and this keeps the benchmark runnable from a clone (checkpoints are not shipped).
+    The decoder is also exported once without the sub-pixel rewrite (`training.onnx_rewrite`), so
+    the rewrite's effect is measured in the same run ("decoder_plain_export").
     """
+    import tempfile
+
+    import onnxruntime as ort
     import torch
 
     from training.config import preset
-    from training.export import DecoderGraph, EncoderGraph
+    from training.export import OPSET, DecoderGraph, EncoderGraph, export_network
     from training.nets import build_networks
 
     model = load_model(model_dir, Settings())
@@ -72,6 +108,12 @@ def torch_vs_ort(preset_name: str, model_dir: Path, n: int, seconds: float) -> d
         "decoder": DecoderGraph(nets.decoder).eval(),
         "encoder": EncoderGraph(nets.encoder).eval(),
     }
+    plain = Path(tempfile.mkdtemp()) / "decoder_plain.onnx"
+    export_network("decoder", nets.decoder.eval(), mcfg, plain, OPSET, rewrite=False)
+    sess = model.networks["decoder"].session
+    plain_sess = ort.InferenceSession(
+        str(plain), sess.get_session_options(), providers=sess.get_providers()
+    )
     out: dict[str, dict] = {"torch_threads": torch.get_num_threads()}
     for net, graph in graphs.items():
         f = feeds(model, net, n)
@@ -88,4 +130,11 @@ def torch_vs_ort(preset_name: str, model_dir: Path, n: int, seconds: float) -> d
             "torch_images_per_s": n / torch_p50,
             "ratio": torch_p50 / ort_p50,
         }
+        if net == "decoder":
+            plain_p50 = float(np.median(timed(lambda f=f: plain_sess.run(None, f), seconds)))
+            out["decoder_plain_export"] = {
+                "ort_images_per_s": n / plain_p50,
+                "torch_images_per_s": n / torch_p50,
+                "ratio": torch_p50 / plain_p50,
+            }
     return out
