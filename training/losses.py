@@ -32,3 +32,8 @@ def generator_loss(d_real: torch.Tensor | None, d_fake: torch.Tensor) -> torch.T
     if d_real is not None:
         loss = loss + F.softplus(d_real).mean()
     return loss
+
+
+def cycle_loss(x: torch.Tensor, x_rec: torch.Tensor) -> torch.Tensor:
+    """ALICE's explicit cycle-consistency term: mean squared error of x -> Gx(Gz(x)) per pixel."""
+    return F.mse_loss(x_rec, x)

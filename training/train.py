@@ -57,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ema-decay", type=float)
     p.add_argument("--instance-noise", type=float)
     p.add_argument("--label-smoothing", type=float)
+    p.add_argument("--cycle-weight", type=float, help="ALICE cycle-consistency weight (0 = off)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--workers", type=int, default=0)
     p.add_argument("--threads", type=int, help="torch intra-op threads (CPU)")
@@ -90,6 +91,7 @@ def configs_from_args(args: argparse.Namespace) -> tuple[ModelConfig, TrainConfi
             "ema_decay": args.ema_decay,
             "instance_noise": args.instance_noise,
             "label_smoothing": args.label_smoothing,
+            "cycle_weight": args.cycle_weight,
             "data_path": args.data,
             "dataset": args.dataset,
         }.items()

@@ -22,7 +22,7 @@ from training.config import (
     config_to_dict,
 )
 from training.distributed import DistInfo
-from training.losses import discriminator_loss, generator_loss
+from training.losses import cycle_loss, discriminator_loss, generator_loss
 from training.nets import build_networks
 
 
@@ -99,9 +99,16 @@ class Trainer:
     def train_step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, float]:
         x = x.to(self.device, non_blocking=True)
         y = y.to(self.device) if (y is not None and self.mcfg.conditional) else None
-        z = self.prior(x.shape[0])
-        x_tilde = self.decoder(z, y)  # [N, C, H, W]
+        n = x.shape[0]
+        z = self.prior(n)
         z_hat = self.encoder(x, y) if self.ali else None  # [N, nlat]
+        x_rec = None
+        if z_hat is not None and self.tcfg.cycle_weight > 0:
+            # One decoder call for Gx(z) and the cycle Gx(Gz(x)) (one forward per step under DDP).
+            yy = torch.cat([y, y]) if y is not None else None
+            x_tilde, x_rec = self.decoder(torch.cat([z, z_hat]), yy).split(n)
+        else:
+            x_tilde = self.decoder(z, y)  # [N, C, H, W]
 
         # 1. discriminator
         d_real, d_fake = self._d_logits(
@@ -117,6 +124,11 @@ class Trainer:
         d_raw.requires_grad_(False)
         g_real, g_fake = self._d_logits(d_raw, x, z_hat, x_tilde, z, y)
         loss_g = generator_loss(g_real if self.ali else None, g_fake)
+        stats: dict[str, float] = {}
+        if x_rec is not None:
+            loss_cycle = cycle_loss(x, x_rec)
+            loss_g = loss_g + self.tcfg.cycle_weight * loss_cycle
+            stats["cycle"] = loss_cycle.item()
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
@@ -132,6 +144,7 @@ class Trainer:
             "loss_g": loss_g.item(),
             "d_real": torch.sigmoid(d_real).mean().item(),
             "d_fake": torch.sigmoid(d_fake).mean().item(),
+            **stats,
         }
 
     # ---- inference views ------------------------------------------------------------------
