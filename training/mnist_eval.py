@@ -20,7 +20,7 @@ from sklearn.preprocessing import StandardScaler
 from service.grid import save_grid
 from service.manifest import load_manifest, write_manifest
 from service.runtime import Model, load_model
-from training.classifier import load_or_train, predict
+from training.classifier import load_or_train, predict, robustness
 from training.data import load_mnist
 from training.model_card import write_model_card
 
@@ -78,7 +78,10 @@ def evaluate_mnist(
     x_tr, y_tr = train.x.numpy(), train.y.numpy()
     x_te, y_te = test.x.numpy(), test.y.numpy()
     clf, clf_acc = load_or_train(classifier_cache, data)
-    m: dict[str, Any] = {"classifier_test_accuracy": clf_acc}
+    m: dict[str, Any] = {
+        "classifier_test_accuracy": clf_acc,
+        "classifier_robustness": robustness(clf, x_te, y_te),
+    }
     rng = np.random.default_rng(seed)
 
     mu_te = encode_mu(model, x_te, y_te if cond else None)

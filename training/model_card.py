@@ -17,8 +17,21 @@ TARGETS = {
 
 def _value(v: object) -> float | None:
     if isinstance(v, dict):
-        return float(v["mean"])
+        return float(v["mean"]) if "mean" in v else None
     return float(v) if isinstance(v, int | float) else None
+
+
+def _run_dir(m: Manifest) -> str:
+    """The training command's --out folder (where its checkpoint is), else runs/NAME."""
+    words = m.training.command.split()
+    return words[words.index("--out") + 1] if "--out" in words[:-1] else f"runs/{m.name}"
+
+
+def _robustness(m: Manifest) -> str:
+    r = m.metrics.get("classifier_robustness")
+    if not isinstance(r, dict):
+        return "not measured"
+    return ", ".join(f"{k.replace('_', ' ')} {v:.3f}" for k, v in r.items())
 
 
 def write_model_card(m: Manifest, model_dir: Path) -> Path:
@@ -50,14 +63,15 @@ joint discriminator D(x, z), trained together. Exported to ONNX for the service.
 
 ```
 {t.command}
-ali-export runs/{m.name}/checkpoint.pt --name {m.name} --out models/
+ali-export {_run_dir(m)}/checkpoint.pt --name {m.name} --out models/
 ali-eval mnist --model models/{m.name} --data ../shared/datasets/mnist.npz --write
 ```
 
 ## Metrics (`ali-eval mnist`, MNIST test set)
 
 {"The encoder of a conditional model is given the label, so the label probes are not reported." if m.conditional else "Features for the probes are μ(x) from the encoder."}
-The judging classifier is a small CNN trained by `ali-eval` (its own test accuracy is listed).
+The judging classifier is a small CNN trained by `ali-eval` (its own test accuracy is listed;
+accuracy on perturbed test digits: {_robustness(m)}).
 
 | metric | value | target | |
 |---|---|---|---|

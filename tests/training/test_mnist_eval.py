@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import torch
+
 from service.manifest import load_manifest
 from tests.conftest import write_tiny_mnist
 from tests.training.test_export import tiny_checkpoint
+from training.classifier import photometric
 from training.evaluate import main as eval_main
 from training.export import export_checkpoint
 
@@ -37,6 +40,7 @@ def test_eval_writes_metrics_figures_and_card(tmp_path: Path) -> None:
         "sample_largest_class_share",
         "reconstruction_class_accuracy",
         "classifier_test_accuracy",
+        "classifier_robustness",
     ):
         assert key in m, key
     assert 0.0 <= m["conditional_accuracy"] <= 1.0
@@ -45,4 +49,16 @@ def test_eval_writes_metrics_figures_and_card(tmp_path: Path) -> None:
         assert (model / fig).stat().st_size > 100
     card = (model / "README.md").read_text()
     assert "conditional_accuracy" in card and "ali-export" in card
+    assert "background lift 0.2" in card
     assert json.loads((model / "manifest.json").read_text())["metrics"] == m
+
+
+def test_photometric_augmentation_stays_in_range_and_lifts_backgrounds() -> None:
+    torch.manual_seed(0)
+    x = -torch.ones(256, 1, 28, 28)
+    x[:, :, 10:18, 10:18] = 1.0  # a white square on black
+    out = photometric(x)
+    assert out.shape == x.shape and out.min() >= -1 and out.max() <= 1
+    background = out[:, :, :5, :5].mean(dim=(1, 2, 3))
+    assert (background > -0.9).float().mean() > 0.2  # a fair share of images got a grey background
+    assert (background < -0.95).float().mean() > 0.2  # and a fair share kept a black one
