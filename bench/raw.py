@@ -82,6 +82,29 @@ def ort_parallel_throughput(
     return {"streams": streams, "images_per_s": sum(counts) * n / elapsed}
 
 
+def macs_per_image(graph: object, inputs: list) -> float:
+    """Multiply-accumulates of the convolutions per image (forward hooks on one batch)."""
+    import torch
+    from torch import nn
+
+    total = [0]
+
+    def hook(m: nn.Module, i: tuple, o: torch.Tensor) -> None:
+        if isinstance(m, nn.ConvTranspose2d):  # every input pixel meets the whole kernel
+            total[0] += i[0].numel() * m.out_channels * m.kernel_size[0] * m.kernel_size[1]
+        elif isinstance(m, nn.Conv2d):
+            k = m.in_channels // m.groups * m.kernel_size[0] * m.kernel_size[1]
+            total[0] += o.numel() * k
+
+    assert isinstance(graph, nn.Module)
+    handles = [m.register_forward_hook(hook) for m in graph.modules()]
+    with torch.inference_mode():
+        graph(*inputs)
+    for h in handles:
+        h.remove()
+    return total[0] / inputs[0].shape[0]
+
+
 def torch_vs_ort(preset_name: str, model_dir: Path, n: int, seconds: float) -> dict:
     """Same architecture, batch n: onnxruntime images/s ÷ PyTorch eager (inference mode) images/s.
 
@@ -125,10 +148,14 @@ def torch_vs_ort(preset_name: str, model_dir: Path, n: int, seconds: float) -> d
 
         ort_p50 = float(np.median(timed(lambda net=net, f=f: model.networks[net].run(f), seconds)))
         torch_p50 = float(np.median(timed(eager, seconds)))
+        flops = 2 * macs_per_image(graph, tensors) * n  # per batch
         out[net] = {
             "ort_images_per_s": n / ort_p50,
             "torch_images_per_s": n / torch_p50,
             "ratio": torch_p50 / ort_p50,
+            "conv_gflop_per_image": flops / n / 1e9,
+            "ort_gflops": flops / ort_p50 / 1e9,
+            "torch_gflops": flops / torch_p50 / 1e9,
         }
         if net == "decoder":
             plain_p50 = float(np.median(timed(lambda f=f: plain_sess.run(None, f), seconds)))
@@ -136,5 +163,8 @@ def torch_vs_ort(preset_name: str, model_dir: Path, n: int, seconds: float) -> d
                 "ort_images_per_s": n / plain_p50,
                 "torch_images_per_s": n / torch_p50,
                 "ratio": torch_p50 / plain_p50,
+                "conv_gflop_per_image": flops / n / 1e9,
+                "ort_gflops": flops / plain_p50 / 1e9,
+                "torch_gflops": flops / torch_p50 / 1e9,
             }
     return out

@@ -254,8 +254,9 @@ def markdown(res: dict) -> str:
             "",
             "## 5. onnxruntime ÷ PyTorch eager, batch 64",
             "",
-            "| network | onnxruntime images/s | PyTorch images/s | ratio |",
-            "|---|---|---|---|",
+            "| network | onnxruntime images/s | PyTorch images/s | ratio | "
+            "onnxruntime GFLOP/s | PyTorch GFLOP/s |",
+            "|---|---|---|---|---|---|",
         ]
         # decoder_plain_export: the same decoder exported without the sub-pixel rewrite.
         for net in ("decoder", "encoder", "decoder_plain_export"):
@@ -263,7 +264,8 @@ def markdown(res: dict) -> str:
             if r:
                 lines.append(
                     f"| {net} | {r['ort_images_per_s']:.0f} | "
-                    f"{r['torch_images_per_s']:.0f} | {r['ratio']:.2f} |"
+                    f"{r['torch_images_per_s']:.0f} | {r['ratio']:.2f} | "
+                    f"{r['ort_gflops']:.0f} | {r['torch_gflops']:.0f} |"
                 )
     lines += [
         "",
@@ -291,26 +293,40 @@ def markdown(res: dict) -> str:
 NOTES = """## Reading these figures
 
 - **Batching on CPU.** Section 1 is the key: on these 2 cores the MNIST networks cost about the
-  same per image at batch 1 as at batch 256 (the convolutions are already compute-bound at
-  batch 1). Dynamic batching can only amortise per-call overhead, which here is small, so
-  batching on ÷ off stays near 1× and the 5× target cannot be met on this CPU; the batcher's
-  value on CPU is bounded queues, back-pressure and fewer calls. On a GPU, where a batch of 64
-  costs little more than a batch of 1, the same batcher is what makes concurrency pay; we have
-  not measured that here (no GPU).
-- **`/sample` vs raw.** The gap is the PNG grid (about 0.9 ms of a 13 ms call, measured
-  in-process) plus HTTP and the hand-off to the inference thread; it shrinks with concurrency,
-  when encoding one response overlaps the next inference.
-- **onnxruntime vs PyTorch.** The encoder (convolutions) is faster in onnxruntime; the decoder's
-  transposed convolutions are slower in onnxruntime's CPU kernels than in PyTorch's oneDNN ones,
-  so the decoder ratio is below 1. Session options tried: graph optimisation `all` (default),
-  thread spinning on/off (off was slower: 27 ms vs 18 ms p50 for `/sample?n=64`). On CUDA the
-  relevant options are `cudnn_conv_algo_search` (HEURISTIC by default; EXHAUSTIVE benchmarks
-  kernels per shape at start-up) and IO binding (not used: outputs are consumed on the CPU for
-  PNG/JSON encoding anyway).
+  same per image at batch 1 as at batch 256 (the convolutions are compute-bound already at
+  batch 1), so merging requests saves only per-call overhead. Batching off now really runs each
+  request alone (before this round the "off" server still merged whatever was queued, which
+  made the comparison meaningless). What limits `/encode` at any concurrency is the per-request
+  HTTP, JSON, base64 and PNG work on the event loop (~0.5 ms, section 4), not onnxruntime
+  (~0.13 ms per image), so on ÷ off stays near 1.3× and the 5× target cannot be reached on this
+  CPU. On a GPU, where a batch of 64 costs little more than a batch of 1, the same batcher is
+  what makes concurrency pay; not measured here (no GPU was lent to this task).
+- **`/sample` vs raw.** The raw ceiling is the better of one call using both cores and two
+  single-threaded calls at once. The service's extra cost per `/sample?n=64` was mostly the PNG
+  grid: Pillow took ~1.2 ms, the hand-written encoder in `service/grid.py` (filter 0, zlib
+  run-length strategy) ~0.4 ms with smaller output. With `ALI_INFERENCE_THREADS=2
+  ALI_INTRA_OP_THREADS=1` two batches run at once and the event loop's work overlaps them.
+- **onnxruntime vs PyTorch.** The decoder is exported with its transposed convolutions rewritten
+  as sub-pixel convolutions (`training/onnx_rewrite.py`); `decoder_plain_export` is the same
+  network exported as it is, measured in the same run. The GFLOP/s columns count the networks'
+  convolution FLOPs: the encoder runs at ~300+ GFLOP/s in onnxruntime, close to what two cores
+  can do, and PyTorch's oneDNN is not far behind, so a 1.5× lead is not available on this CPU
+  for these networks without changing them (int8 or fp16 would change the outputs beyond the
+  export's 1e-4 parity). PyTorch's own figure varies from run to run on this machine by up to
+  1.7× (oneDNN kernel choice); the ratio is measured side by side in one run.
+- **Session options.** Graph optimisation `all` (NCHWc layout, Conv+BN+activation fusion);
+  intra-op threads = cores with one inference thread by default; spinning on (off was slower:
+  27 ms vs 18 ms p50 for `/sample?n=64` in an earlier run). On CUDA: `cudnn_conv_algo_search`
+  (HEURISTIC by default; EXHAUSTIVE benchmarks kernels per shape at start-up, worth it for a
+  long-lived server with few shapes), `arena_extend_strategy` kSameAsRequested, and no IO
+  binding: outputs are consumed on the CPU for PNG/JSON anyway.
+- **HTTP stack.** uvicorn with httptools and uvloop (serve extra), and FastAPI dependencies as
+  `async def` (a plain `def` dependency costs a thread hop per request): together the encode
+  latency overhead went from 1.08 ms to ~0.5 ms.
 - **Memory.** The serving process holds both models, onnxruntime's arenas and the HTTP stack,
   without torch (checked in `/proc/PID/maps`).
-- **Training.** The trainer reuses one encoder/decoder forward pass for both updates; the plain
-  loop recomputes it for the generator step, hence the ratio above 1.
+- **Training.** The trainer reuses one encoder forward pass for both updates and makes one
+  decoder call for Gx(z) and the cycle term; the plain loop recomputes them.
 """
 
 

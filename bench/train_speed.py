@@ -1,7 +1,8 @@
 """Training throughput of the MNIST preset: our Trainer vs a plain PyTorch loop, same networks.
 
 The plain loop is the textbook ALI step: D update with the generators under no_grad, then a fresh
-forward of encoder and decoder for the generator update. Both run alternately on the same fixed
+forward of encoder and decoder for the generator update (and, when the preset uses ALICE's cycle
+term, a separate decoder call on Gz(x) for it). Both run alternately on the same fixed
 batches, so machine drift hits them equally.
 """
 
@@ -24,6 +25,7 @@ class PlainLoop:
         n = build_networks(mcfg)
         self.enc, self.dec, self.disc, self.nlat = n.encoder, n.decoder, n.discriminator, mcfg.nlat
         self.cond = mcfg.conditional
+        self.cycle_weight = tcfg.cycle_weight
         self.opt_d = torch.optim.Adam(self.disc.parameters(), tcfg.lr_d, betas=tcfg.betas)
         g = list(self.enc.parameters()) + list(self.dec.parameters())
         self.opt_g = torch.optim.Adam(g, tcfg.lr_g, betas=tcfg.betas)
@@ -38,8 +40,11 @@ class PlainLoop:
         self.opt_d.zero_grad()
         loss_d.backward()
         self.opt_d.step()
-        d_real, d_fake = self.disc(x, self.enc(x, y_), y_), self.disc(self.dec(z, y_), z, y_)
+        z_hat = self.enc(x, y_)
+        d_real, d_fake = self.disc(x, z_hat, y_), self.disc(self.dec(z, y_), z, y_)
         loss_g = F.softplus(d_real).mean() + F.softplus(-d_fake).mean()
+        if self.cycle_weight > 0:
+            loss_g = loss_g + self.cycle_weight * F.mse_loss(self.dec(z_hat, y_), x)
         self.opt_g.zero_grad()
         loss_g.backward()
         self.opt_g.step()
