@@ -149,22 +149,20 @@ def torch_vs_ort(preset_name: str, model_dir: Path, n: int, seconds: float) -> d
         ort_p50 = float(np.median(timed(lambda net=net, f=f: model.networks[net].run(f), seconds)))
         torch_p50 = float(np.median(timed(eager, seconds)))
         flops = 2 * macs_per_image(graph, tensors) * n  # per batch
-        out[net] = {
-            "ort_images_per_s": n / ort_p50,
-            "torch_images_per_s": n / torch_p50,
-            "ratio": torch_p50 / ort_p50,
-            "conv_gflop_per_image": flops / n / 1e9,
-            "ort_gflops": flops / ort_p50 / 1e9,
-            "torch_gflops": flops / torch_p50 / 1e9,
-        }
+        out[net] = _side_by_side(n, flops, ort_p50, torch_p50)
         if net == "decoder":
             plain_p50 = float(np.median(timed(lambda f=f: plain_sess.run(None, f), seconds)))
-            out["decoder_plain_export"] = {
-                "ort_images_per_s": n / plain_p50,
-                "torch_images_per_s": n / torch_p50,
-                "ratio": torch_p50 / plain_p50,
-                "conv_gflop_per_image": flops / n / 1e9,
-                "ort_gflops": flops / plain_p50 / 1e9,
-                "torch_gflops": flops / torch_p50 / 1e9,
-            }
+            out["decoder_plain_export"] = _side_by_side(n, flops, plain_p50, torch_p50)
     return out
+
+
+def _side_by_side(n: int, flops: float, ort_p50: float, torch_p50: float) -> dict[str, float]:
+    """Throughput, ratio and convolution GFLOP/s of one onnxruntime and one PyTorch timing."""
+    return {
+        "ort_images_per_s": n / ort_p50,
+        "torch_images_per_s": n / torch_p50,
+        "ratio": torch_p50 / ort_p50,
+        "conv_gflop_per_image": flops / n / 1e9,
+        "ort_gflops": flops / ort_p50 / 1e9,
+        "torch_gflops": flops / torch_p50 / 1e9,
+    }
