@@ -149,9 +149,12 @@ class Batcher:
             await self._slots.acquire()  # a free inference thread before collecting a batch
             try:
                 batch = await self._collect()
-            except BaseException:
+            except asyncio.CancelledError:
                 self._slots.release()
                 raise
+            except Exception:  # never let the loop die
+                log.exception("batcher %s: unexpected error", self.name)
+                batch = []
             if not batch:
                 self._slots.release()
                 continue
