@@ -22,6 +22,11 @@ class ModelConfig:
     # > 0 makes the model conditional on a digit/class label (embedding fed to all three nets).
     num_classes: int = 0
     embed_dim: int = 16
+    # How a conditional D sees the label. "concat": label planes beside x and the embedding beside
+    # z. "projection" (Miyato & Koyama 2018): D(x) sees x alone, the label enters beside z and as
+    # an inner product <embed(y), h> with the joint features; it also gives D a label-free class
+    # head on its D(x) features, which TrainConfig.aux_class_weight trains (AC-GAN).
+    d_condition: str = "concat"
     # Scales every hidden layer's width; the paper's nets are width 1.0.
     width: float = 1.0
     # "ali" trains encoder + decoder + joint D(x, z); "gan" trains the decoder against D(x) only.
@@ -42,6 +47,8 @@ class ModelConfig:
             raise ValueError(f"kind must be 'ali' or 'gan', got {self.kind!r}")
         if self.d_activation not in ("lrelu", "maxout"):
             raise ValueError("d_activation must be 'lrelu' or 'maxout'")
+        if self.d_condition not in ("concat", "projection"):
+            raise ValueError("d_condition must be 'concat' or 'projection'")
 
     @property
     def conditional(self) -> bool:
@@ -68,6 +75,9 @@ class TrainConfig:
     # ALICE (Li et al. 2017), explicit cycle consistency: the generators also minimise
     # cycle_weight * mean (x - Gx(Gz(x)))^2. ALI alone does not tie Gx(Gz(x)) to x tightly.
     cycle_weight: float = 0.0
+    # AC-GAN (Odena et al. 2017) for conditional models with a projection D: D's class head learns
+    # the labels of real x, and the decoder also minimises aux_class_weight * CE(head(Gx(z, y)), y).
+    aux_class_weight: float = 0.0
     seed: int = 0
     num_workers: int = 0
     log_every: int = 50

@@ -58,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--instance-noise", type=float)
     p.add_argument("--label-smoothing", type=float)
     p.add_argument("--cycle-weight", type=float, help="ALICE cycle-consistency weight (0 = off)")
+    p.add_argument(
+        "--d-condition",
+        choices=["concat", "projection"],
+        help="how a conditional D sees the label (projection: inner product + class head)",
+    )
+    p.add_argument("--aux-class-weight", type=float, help="AC-GAN class-head weight (0 = off)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--workers", type=int, default=0)
     p.add_argument("--threads", type=int, help="torch intra-op threads (CPU)")
@@ -79,6 +85,8 @@ def configs_from_args(args: argparse.Namespace) -> tuple[ModelConfig, TrainConfi
         m["width"] = args.width
     if args.nlat is not None:
         m["nlat"] = args.nlat
+    if args.d_condition:
+        m["d_condition"] = args.d_condition
     t: dict[str, Any] = {
         k: v
         for k, v in {
@@ -92,6 +100,7 @@ def configs_from_args(args: argparse.Namespace) -> tuple[ModelConfig, TrainConfi
             "instance_noise": args.instance_noise,
             "label_smoothing": args.label_smoothing,
             "cycle_weight": args.cycle_weight,
+            "aux_class_weight": args.aux_class_weight,
             "data_path": args.data,
             "dataset": args.dataset,
         }.items()

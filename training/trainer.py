@@ -12,6 +12,7 @@ import copy
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
@@ -44,6 +45,11 @@ class Trainer:
         torch.manual_seed(tcfg.seed)  # same init on every rank; DDP also broadcasts rank 0's
         nets = build_networks(mcfg)
         self.ali = mcfg.kind == "ali"
+        self.aux = tcfg.aux_class_weight > 0
+        if self.aux and not (self.ali and mcfg.conditional and mcfg.d_condition == "projection"):
+            raise ValueError(
+                "aux_class_weight needs a conditional ALI model with d_condition='projection'"
+            )
         self.encoder = nets.encoder.to(self.device)
         self.decoder = nets.decoder.to(self.device)
         self.disc = nets.discriminator.to(self.device)
@@ -89,12 +95,20 @@ class Trainer:
         x_tilde: torch.Tensor,
         z: torch.Tensor,
         y: torch.Tensor | None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(D(x, z_hat), D(x_tilde, z)) as one batch of 2N; the GAN baseline's D sees x alone."""
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """D(x, z_hat) [N], D(x_tilde, z) [N] as one batch of 2N; the GAN baseline's D sees x alone.
+
+        Third: the class head's logits [2N, classes] (real rows first) when aux_class_weight > 0.
+        """
         zz = torch.cat([z_hat, z]) if z_hat is not None else None
         yy = torch.cat([y, y]) if y is not None else None
-        logits = d(self._noisy(torch.cat([x, x_tilde])), zz, yy)  # [2N]
-        return logits[: x.shape[0]], logits[x.shape[0] :]
+        xx = self._noisy(torch.cat([x, x_tilde]))
+        classes = None
+        if self.aux:
+            logits, classes = d(xx, zz, yy, with_classes=True)
+        else:
+            logits = d(xx, zz, yy)  # [2N]
+        return logits[: x.shape[0]], logits[x.shape[0] :], classes
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, float]:
         x = x.to(self.device, non_blocking=True)
@@ -109,12 +123,17 @@ class Trainer:
             x_tilde, x_rec = self.decoder(torch.cat([z, z_hat]), yy).split(n)
         else:
             x_tilde = self.decoder(z, y)  # [N, C, H, W]
+        stats: dict[str, float] = {}
 
-        # 1. discriminator
-        d_real, d_fake = self._d_logits(
+        # 1. discriminator (and, with AC-GAN, its class head on the real half)
+        d_real, d_fake, classes = self._d_logits(
             self.disc, x, None if z_hat is None else z_hat.detach(), x_tilde.detach(), z, y
         )
         loss_d = discriminator_loss(d_real, d_fake, self.tcfg.real_label)
+        if classes is not None:
+            loss_cls = F.cross_entropy(classes[:n], y)
+            loss_d = loss_d + self.tcfg.aux_class_weight * loss_cls
+            stats["cls_real"] = loss_cls.item()
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d.step()
@@ -122,9 +141,12 @@ class Trainer:
         # 2. encoder + decoder, through the updated D (unwrapped: its grads are not needed).
         d_raw = _unwrap(self.disc)
         d_raw.requires_grad_(False)
-        g_real, g_fake = self._d_logits(d_raw, x, z_hat, x_tilde, z, y)
+        g_real, g_fake, classes = self._d_logits(d_raw, x, z_hat, x_tilde, z, y)
         loss_g = generator_loss(g_real if self.ali else None, g_fake)
-        stats: dict[str, float] = {}
+        if classes is not None:
+            loss_cls = F.cross_entropy(classes[n:], y)  # decoded samples should show their label
+            loss_g = loss_g + self.tcfg.aux_class_weight * loss_cls
+            stats["cls_fake"] = loss_cls.item()
         if x_rec is not None:
             loss_cycle = cycle_loss(x, x_rec)
             loss_g = loss_g + self.tcfg.cycle_weight * loss_cycle

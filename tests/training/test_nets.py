@@ -67,3 +67,34 @@ def test_conditional_output_depends_on_label() -> None:
     z = torch.randn(1, 8).repeat(2, 1)
     out = dec(z, torch.tensor([1, 7]))
     assert not torch.allclose(out[0], out[1])
+
+
+def test_projection_discriminator_keeps_the_label_out_of_its_x_branch() -> None:
+    mcfg = ModelConfig(
+        arch="mnist28",
+        channels=1,
+        image_size=28,
+        nlat=8,
+        num_classes=10,
+        width=0.25,
+        d_condition="projection",
+    )
+    disc = build_networks(mcfg).discriminator.eval()
+    x = torch.rand(1, 1, 28, 28).repeat(2, 1, 1, 1) * 2 - 1
+    z = torch.randn(1, 8).repeat(2, 1)
+    logit, classes = disc(x, z, torch.tensor([1, 7]), with_classes=True)
+    assert logit.shape == (2,) and classes.shape == (2, 10)
+    assert not torch.isclose(logit[0], logit[1])  # the label moves the logit ...
+    assert torch.equal(classes[0], classes[1])  # ... but the class head never sees it
+    logit.sum().backward()
+    assert disc.proj.table.weight.grad is not None
+    assert disc.proj.table.weight.grad[[1, 7]].abs().sum(dim=1).gt(0).all()
+
+
+def test_concat_discriminator_has_no_class_head() -> None:
+    mcfg = ModelConfig(
+        arch="mnist28", channels=1, image_size=28, nlat=8, num_classes=10, width=0.25
+    )
+    disc = build_networks(mcfg).discriminator
+    with pytest.raises(ValueError, match="projection"):
+        disc(torch.rand(2, 1, 28, 28), torch.randn(2, 8), torch.tensor([0, 1]), with_classes=True)

@@ -106,32 +106,58 @@ class ConvDecoder(nn.Module):
 
 
 class ConvDiscriminator(nn.Module):
-    """D(x, z) -> logit [N]: a conv D(x) branch, a 1x1 D(z) branch, and a joint 1x1 stack."""
+    """D(x, z) -> logit [N]: a conv D(x) branch, a 1x1 D(z) branch, and a joint 1x1 stack.
+
+    Conditional, d_condition="concat": label planes beside x, the embedding beside z.
+    Conditional, d_condition="projection": x alone into D(x), the embedding beside z, plus
+    <proj(y), h_joint> on the logit and a class head on the label-free D(x) features.
+    """
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         spec = SPECS[cfg.arch]
         e = cfg.embed_dim if cfg.conditional else 0
+        self.projection = cfg.conditional and cfg.d_condition == "projection"
         self.embed = ConditionEmbedding(cfg.num_classes, cfg.embed_dim) if cfg.conditional else None
-        self.dx, cx = _d_stack(spec.d_x, cfg.channels + e, cfg, cfg.d_dropout)
+        ex = 0 if self.projection else e  # label planes beside x only in "concat" mode
+        self.dx, cx = _d_stack(spec.d_x, cfg.channels + ex, cfg, cfg.d_dropout)
         z_layers: list[Layer] = [("conv", 1, c, 1, 0) for c in spec.d_z]
         self.dz, cz = _d_stack(z_layers, cfg.nlat + e, cfg, cfg.d_dropout)
         j_layers: list[Layer] = [("conv", 1, c, 1, 0) for c in spec.d_joint]
         self.joint, cj = _d_stack(j_layers, cx + cz, cfg, cfg.d_dropout_inner)
         self.out = nn.Conv2d(cj, 1, 1)
+        if self.projection:
+            self.proj = ConditionEmbedding(cfg.num_classes, cj)
+            self.classes = nn.Conv2d(cx, cfg.num_classes, 1)
 
     def forward(
-        self, x: torch.Tensor, z: torch.Tensor, y: torch.Tensor | None = None
-    ) -> torch.Tensor:
+        self,
+        x: torch.Tensor,
+        z: torch.Tensor,
+        y: torch.Tensor | None = None,
+        with_classes: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """logit [N]; with_classes also returns the class head's logits [N, classes]."""
         z = z[:, :, None, None]
         if self.embed is not None:
             if y is None:
                 raise ValueError("conditional discriminator needs labels y")
             emb = self.embed(y)
-            x = torch.cat([x, _label_planes(emb, x)], dim=1)
+            if not self.projection:
+                x = torch.cat([x, _label_planes(emb, x)], dim=1)
             z = torch.cat([z, emb[:, :, None, None]], dim=1)
-        h = torch.cat([self.dx(x), self.dz(z)], dim=1)  # [N, cx + cz, 1, 1]
-        return self.out(self.joint(h)).flatten()
+        hx = self.dx(x)  # [N, cx, 1, 1]
+        h = self.joint(torch.cat([hx, self.dz(z)], dim=1))  # [N, cj, 1, 1]
+        logit = self.out(h).flatten()
+        if not self.projection:
+            if with_classes:
+                raise ValueError("only a projection discriminator has a class head")
+            return logit
+        assert y is not None
+        logit = logit + (self.proj(y) * h.flatten(1)).sum(1)
+        if with_classes:
+            return logit, self.classes(hx).flatten(1)
+        return logit
 
 
 class ConvXDiscriminator(nn.Module):
