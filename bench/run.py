@@ -89,11 +89,14 @@ def run(args: argparse.Namespace) -> dict:
     body = json.dumps({"images": [base64.b64encode(digit_png(model)).decode()]})
     enc_script = http_load.post_script(script_dir / "encode.lua", body)
     levels = (1, 8, 64)
-    # Two ways to spend the cores: one model call at a time using all of them (the default), or
-    # one call per core at once (ALI_INFERENCE_THREADS=cores, ALI_INTRA_OP_THREADS=1).
+    # Three ways to spend the cores: one model call at a time using all of them (the default);
+    # one call per core at once in one process (ALI_INFERENCE_THREADS=cores,
+    # ALI_INTRA_OP_THREADS=1); one single-threaded worker process per core (ALI_WORKERS=cores,
+    # replicas on one host: no GIL shared between the event loop and the inference threads).
     configs = {
         "1x_all_cores": {},
         f"{cores}x1_thread": {"inference_threads": str(cores), "intra_op_threads": "1"},
+        f"{cores}_workers": {"workers": str(cores), "intra_op_threads": "1"},
     }
     res["sample"], res["encode_batching_on"], res["encode_batching_off"] = {}, {}, {}
     for cfg_name, extra in configs.items():
@@ -207,8 +210,9 @@ def markdown(res: dict) -> str:
         "## 2. `GET /sample?n=64`",
         "",
         "Server configurations: `1x_all_cores` is the default (one model call at a time, "
-        "onnxruntime using every core); the other runs one single-threaded call per core "
-        "(`ALI_INFERENCE_THREADS`, `ALI_INTRA_OP_THREADS=1`).",
+        "onnxruntime using every core); `Nx1_thread` runs one single-threaded call per core in "
+        "one process (`ALI_INFERENCE_THREADS`, `ALI_INTRA_OP_THREADS=1`); `N_workers` runs one "
+        "single-threaded worker process per core (`ALI_WORKERS`, `ALI_INTRA_OP_THREADS=1`).",
         "",
         "| server | concurrency | req/s | images/s | p50 ms | p99 ms | ÷ raw ceiling |",
         "|---|---|---|---|---|---|---|",
@@ -302,10 +306,21 @@ NOTES = """## Reading these figures
   CPU. On a GPU, where a batch of 64 costs little more than a batch of 1, the same batcher is
   what makes concurrency pay; not measured here (no GPU was lent to this task).
 - **`/sample` vs raw.** The raw ceiling is the better of one call using both cores and two
-  single-threaded calls at once. The service's extra cost per `/sample?n=64` was mostly the PNG
-  grid: Pillow took ~1.2 ms, the hand-written encoder in `service/grid.py` (filter 0, zlib
-  run-length strategy) ~0.4 ms with smaller output. With `ALI_INFERENCE_THREADS=2
-  ALI_INTRA_OP_THREADS=1` two batches run at once and the event loop's work overlaps them.
+  single-threaded calls at once. Per `/sample?n=64` the service adds ~1.4 ms of event-loop work
+  (HTTP, routing, the PNG grid: Pillow took ~1.2 ms of that before the hand-written encoder in
+  `service/grid.py`, now ~0.4 ms) to ~14 ms of single-threaded onnxruntime. In one process that
+  work contends for the GIL with the inference threads: a thread whose onnxruntime call has
+  finished waits for the GIL while its core idles (py-spy: the inference thread busy ~85 % of
+  the time; a 0.5 ms `sys.setswitchinterval` lifted `2x1_thread` from 0.75 to 0.80 in one
+  scratch run and not at all in another). One single-threaded worker process per core
+  (`ALI_WORKERS=2 ALI_INTRA_OP_THREADS=1`, i.e. replicas on one host) has no GIL to share and
+  the best configuration when the load is spread evenly: 0.835, 0.89, 0.936 and 0.778 of the
+  ceiling at concurrency 16 in four runs. The spread is the kernel handing each of wrk's
+  keep-alive connections to whichever worker accepts it first, once per connection: an uneven
+  split (all four connections on one worker in a c=4 row) leaves a core idle for the whole run.
+  Behind a load balancer that spreads requests, or with many clients, the split evens out; with
+  a handful of long-lived connections it does not. The same configuration also doubles
+  `/encode` throughput, whose limit is the per-request HTTP work of one event loop.
 - **onnxruntime vs PyTorch.** The decoder is exported with its transposed convolutions rewritten
   as sub-pixel convolutions (`training/onnx_rewrite.py`); `decoder_plain_export` is the same
   network exported as it is, measured in the same run. The GFLOP/s columns count the networks'

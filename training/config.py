@@ -138,8 +138,13 @@ def _mnist() -> tuple[ModelConfig, TrainConfig]:
 
 def _mnist_cond() -> tuple[ModelConfig, TrainConfig]:
     model, train = _mnist()
-    # The label planes make each step ~1.4x dearer; fewer epochs keep it inside the hour.
-    return dataclasses.replace(model, num_classes=10), dataclasses.replace(train, epochs=9)
+    # Projection D + AC-GAN class term (weight 3): conditional samples judged as asked went from
+    # 0.80 (label planes in D, 9 epochs) to 0.997 with per-class variety near the data's (0.97);
+    # weight 1 gave 0.986, weight 10 collapsed each class to one image. 10 epochs, ~46 min.
+    return (
+        dataclasses.replace(model, num_classes=10, d_condition="projection"),
+        dataclasses.replace(train, epochs=10, aux_class_weight=3.0),
+    )
 
 
 def _svhn() -> tuple[ModelConfig, TrainConfig]:

@@ -69,6 +69,30 @@ def semi_supervised_errors(
     return errors
 
 
+def _mean_pairwise_distance(x: np.ndarray) -> float:
+    f = x.reshape(len(x), -1).astype(np.float64)
+    sq = (f**2).sum(1)
+    d2 = np.maximum(sq[:, None] + sq[None, :] - 2 * f @ f.T, 0.0)
+    n = len(f)
+    return float(np.sqrt(d2).sum() / (n * (n - 1)))
+
+
+def within_class_diversity(
+    samples: np.ndarray, sample_labels: np.ndarray, real: np.ndarray, real_labels: np.ndarray
+) -> float:
+    """Mean pairwise L2 distance of samples within a class / the same for real images, averaged.
+
+    1.0: as varied as the data; near 0: one image per class (what a class loss pushed too hard
+    produces, while classification accuracy looks perfect). Up to 200 images per class.
+    """
+    ratios = []
+    for c in np.unique(real_labels):
+        s, r = samples[sample_labels == c][:200], real[real_labels == c][:200]
+        if len(s) >= 2 and len(r) >= 2:
+            ratios.append(_mean_pairwise_distance(s) / _mean_pairwise_distance(r))
+    return float(np.mean(ratios))
+
+
 def evaluate_mnist(
     model_dir: Path, data: str, classifier_cache: Path, write: bool = False, seed: int = 0
 ) -> dict[str, Any]:
@@ -102,10 +126,13 @@ def evaluate_mnist(
     z = rng.standard_normal((SAMPLES, model.manifest.latent.dim)).astype(np.float32)
     if cond:
         labels = np.arange(SAMPLES) % 10
-        pred = predict(clf, decode(model, z, labels))
+        samples = decode(model, z, labels)
+        pred = predict(clf, samples)
         m["conditional_accuracy"] = float((pred == labels).mean())
     else:
-        pred = predict(clf, decode(model, z, None))
+        samples = decode(model, z, None)
+        pred = labels = predict(clf, samples)  # unconditional: group samples by the judge's class
+    m["sample_diversity_ratio"] = within_class_diversity(samples, labels, x_te, y_te)
     hist = np.bincount(pred, minlength=10) / len(pred)
     m["sample_class_histogram"] = [float(v) for v in hist]
     m["sample_largest_class_share"] = float(hist.max())

@@ -71,7 +71,9 @@ ali-eval mnist --model models/{m.name} --data ../shared/datasets/mnist.npz --wri
 
 {"The encoder of a conditional model is given the label, so the label probes are not reported." if m.conditional else "Features for the probes are μ(x) from the encoder."}
 The judging classifier is a small CNN trained by `ali-eval` (its own test accuracy is listed;
-accuracy on perturbed test digits: {_robustness(m)}).
+accuracy on perturbed test digits: {_robustness(m)}). `sample_diversity_ratio` is the mean
+pairwise distance between samples of one class over that between test images of the class
+(1 = as varied as the data, 0 = one image per class).
 
 | metric | value | target | |
 |---|---|---|---|

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from service.manifest import load_manifest
@@ -13,6 +14,7 @@ from tests.training.test_export import tiny_checkpoint
 from training.classifier import photometric
 from training.evaluate import main as eval_main
 from training.export import export_checkpoint
+from training.mnist_eval import within_class_diversity
 
 
 def test_eval_writes_metrics_figures_and_card(tmp_path: Path) -> None:
@@ -41,6 +43,7 @@ def test_eval_writes_metrics_figures_and_card(tmp_path: Path) -> None:
         "reconstruction_class_accuracy",
         "classifier_test_accuracy",
         "classifier_robustness",
+        "sample_diversity_ratio",
     ):
         assert key in m, key
     assert 0.0 <= m["conditional_accuracy"] <= 1.0
@@ -62,3 +65,14 @@ def test_photometric_augmentation_stays_in_range_and_lifts_backgrounds() -> None
     background = out[:, :, :5, :5].mean(dim=(1, 2, 3))
     assert (background > -0.9).float().mean() > 0.2  # a fair share of images got a grey background
     assert (background < -0.95).float().mean() > 0.2  # and a fair share kept a black one
+
+
+def test_within_class_diversity_is_one_for_data_and_zero_for_collapse() -> None:
+    rng = np.random.default_rng(0)
+    real = rng.uniform(-1, 1, (400, 1, 4, 4)).astype(np.float32)
+    labels = np.arange(400) % 4
+    assert abs(within_class_diversity(real, labels, real, labels) - 1.0) < 1e-9
+    collapsed = real[labels][:4][labels]  # every sample of class c is one and the same image
+    assert within_class_diversity(collapsed, labels, real, labels) < 1e-6
+    half = real * 0.5  # half the spread
+    assert abs(within_class_diversity(half, labels, real, labels) - 0.5) < 1e-6
