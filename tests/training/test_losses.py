@@ -120,5 +120,6 @@ def test_class_head_learns_the_labels_of_real_images() -> None:
     # Off by default, and refused where D has no label-free class head.
     assert TrainConfig().aux_class_weight == 0.0
     mcfg, tcfg = preset("mnist-cond")
+    assert tcfg.aux_class_weight > 0 and mcfg.d_condition == "projection"  # the shipped recipe
     with pytest.raises(ValueError, match="projection"):
-        Trainer(mcfg, dataclasses.replace(tcfg, aux_class_weight=1.0))
+        Trainer(dataclasses.replace(mcfg, d_condition="concat"), tcfg)
