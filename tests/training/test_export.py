@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ("mnist", "mnist-cond")
 
 
-def tiny_checkpoint(tmp_path: Path, conditional: bool) -> Path:
+def tiny_checkpoint(tmp_path: Path, conditional: bool, d_condition: str = "concat") -> Path:
     mcfg = ModelConfig(
         arch="mnist28",
         channels=1,
@@ -28,8 +28,11 @@ def tiny_checkpoint(tmp_path: Path, conditional: bool) -> Path:
         nlat=8,
         width=0.125,
         num_classes=10 if conditional else 0,
+        d_condition=d_condition,
     )
-    tr = Trainer(mcfg, TrainConfig(dataset="fake", ema_decay=0.9), total_steps=2)
+    aux = 1.0 if d_condition == "projection" else 0.0
+    tcfg = TrainConfig(dataset="fake", ema_decay=0.9, aux_class_weight=aux)
+    tr = Trainer(mcfg, tcfg, total_steps=2)
     x, y = torch.rand(8, 1, 28, 28) * 2 - 1, torch.randint(0, 10, (8,))
     tr.train_step(x, y)  # BN statistics and EMA weights are not at their init values
     tr.meta["command"] = "test"
@@ -38,9 +41,13 @@ def tiny_checkpoint(tmp_path: Path, conditional: bool) -> Path:
     return path
 
 
-@pytest.mark.parametrize("conditional", [False, True], ids=["unconditional", "conditional"])
-def test_export_parity_and_manifest(tmp_path: Path, conditional: bool) -> None:
-    ckpt = tiny_checkpoint(tmp_path, conditional)
+@pytest.mark.parametrize(
+    ("conditional", "d_condition"),
+    [(False, "concat"), (True, "concat"), (True, "projection")],
+    ids=["unconditional", "conditional", "conditional-projection"],
+)
+def test_export_parity_and_manifest(tmp_path: Path, conditional: bool, d_condition: str) -> None:
+    ckpt = tiny_checkpoint(tmp_path, conditional, d_condition)
     name = "tiny-cond" if conditional else "tiny"
     manifest = export_checkpoint(ckpt, name, tmp_path / "models")
     model_dir = tmp_path / "models" / name
