@@ -15,6 +15,16 @@ TARGETS = {
 }
 
 
+_PROBES_COND = (
+    "The encoder of a conditional model is given the label, so the label probes are not reported."
+)
+_PROBES = """Features for the probes are μ(x) from the encoder. `linear_probe_accuracy`: logistic regression
+on all 60k training features. `semi_supervised_100_error`: 10 labelled training images per class,
+the other 59,900 unlabelled; label spreading over a 10-nearest-neighbour graph of the training
+features, test images labelled from their training neighbours (10 draws). `few_label_probe_100_error`:
+logistic regression on the 100 labelled features alone (no unlabelled data), for comparison."""
+
+
 def _value(v: object) -> float | None:
     if isinstance(v, dict):
         return float(v["mean"]) if "mean" in v else None
@@ -69,7 +79,7 @@ ali-eval mnist --model models/{m.name} --data ../shared/datasets/mnist.npz --wri
 
 ## Metrics (`ali-eval mnist`, MNIST test set)
 
-{"The encoder of a conditional model is given the label, so the label probes are not reported." if m.conditional else "Features for the probes are μ(x) from the encoder."}
+{_PROBES_COND if m.conditional else _PROBES}
 The judging classifier is a small CNN trained by `ali-eval` (its own test accuracy is listed;
 accuracy on perturbed test digits: {_robustness(m)}). `sample_diversity_ratio` is the mean
 pairwise distance between samples of one class over that between test images of the class

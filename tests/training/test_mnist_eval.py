@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from service.manifest import load_manifest
@@ -14,14 +15,19 @@ from tests.training.test_export import tiny_checkpoint
 from training.classifier import photometric
 from training.evaluate import main as eval_main
 from training.export import export_checkpoint
-from training.mnist_eval import within_class_diversity
+from training.mnist_eval import (
+    few_label_probe_errors,
+    semi_supervised_errors,
+    within_class_diversity,
+)
 
 
-def test_eval_writes_metrics_figures_and_card(tmp_path: Path) -> None:
+@pytest.mark.parametrize("conditional", [True, False], ids=["conditional", "unconditional"])
+def test_eval_writes_metrics_figures_and_card(tmp_path: Path, conditional: bool) -> None:
     data = write_tiny_mnist(tmp_path / "mnist.npz", n_train=300, n_test=50)
-    ckpt = tiny_checkpoint(tmp_path, conditional=True)
-    export_checkpoint(ckpt, "tiny-cond", tmp_path / "models")
-    model = tmp_path / "models" / "tiny-cond"
+    ckpt = tiny_checkpoint(tmp_path, conditional=conditional)
+    export_checkpoint(ckpt, "tiny", tmp_path / "models")
+    model = tmp_path / "models" / "tiny"
     eval_main(
         [
             "mnist",
@@ -35,10 +41,15 @@ def test_eval_writes_metrics_figures_and_card(tmp_path: Path) -> None:
         ]
     )
     m = load_manifest(model).metrics  # hashes still verify after the rewrite
-    assert "linear_probe_accuracy" not in m  # meaningless when the encoder is given the label
+    probes = ("linear_probe_accuracy", "semi_supervised_100_error", "few_label_probe_100_error")
+    if conditional:  # meaningless when the encoder is given the label
+        assert not any(k in m for k in probes)
+    else:
+        assert all(k in m for k in probes)
+        assert len(m["semi_supervised_100_error"]["per_draw"]) == 10
     for key in (
         "reconstruction_mse",
-        "conditional_accuracy",
+        "conditional_accuracy" if conditional else "sample_class_histogram",
         "sample_largest_class_share",
         "reconstruction_class_accuracy",
         "classifier_test_accuracy",
@@ -46,12 +57,14 @@ def test_eval_writes_metrics_figures_and_card(tmp_path: Path) -> None:
         "sample_diversity_ratio",
     ):
         assert key in m, key
-    assert 0.0 <= m["conditional_accuracy"] <= 1.0
+    if conditional:
+        assert 0.0 <= m["conditional_accuracy"] <= 1.0
     assert abs(sum(m["sample_class_histogram"]) - 1.0) < 1e-6
     for fig in ("samples.png", "reconstructions.png", "interpolations.png"):
         assert (model / fig).stat().st_size > 100
     card = (model / "README.md").read_text()
-    assert "conditional_accuracy" in card and "ali-export" in card
+    assert ("conditional_accuracy" if conditional else "semi_supervised_100_error") in card
+    assert "ali-export" in card
     assert "background lift 0.2" in card
     assert json.loads((model / "manifest.json").read_text())["metrics"] == m
 
@@ -76,3 +89,23 @@ def test_within_class_diversity_is_one_for_data_and_zero_for_collapse() -> None:
     assert within_class_diversity(collapsed, labels, real, labels) < 1e-6
     half = real * 0.5  # half the spread
     assert abs(within_class_diversity(half, labels, real, labels) - 0.5) < 1e-6
+
+
+def _rings(n_per_class: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """10 concentric rings in 2-D, one class each: no line separates them, neighbours do."""
+    y = np.repeat(np.arange(10), n_per_class)
+    angle = rng.uniform(0, 2 * np.pi, len(y))
+    radius = 1.0 + y + rng.normal(0, 0.03, len(y))
+    return np.stack([radius * np.cos(angle), radius * np.sin(angle)], axis=1), y
+
+
+def test_semi_supervised_uses_the_unlabelled_data() -> None:
+    rng = np.random.default_rng(0)
+    f_tr, y_tr = _rings(1000, rng)
+    f_te, y_te = _rings(50, rng)
+    spread = semi_supervised_errors(f_tr, y_tr, f_te, y_te, seed=0)
+    few = few_label_probe_errors(f_tr, y_tr, f_te, y_te, seed=0)
+    assert len(spread) == len(few) == 10
+    # 100 labels alone cannot draw rings with lines; the unlabelled points trace them out.
+    assert max(spread) < 0.05
+    assert min(few) > 0.5
