@@ -3,6 +3,7 @@ and bench/results.json.
 
     python -m bench.run                       # full run on models/ (<= 10 min on 2 cores)
     python -m bench.run --smoke --out /tmp/b  # seconds, on a generated tiny model; no targets
+    python -m bench.run --render              # BENCHMARKS.md again from bench/results.json
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from PIL import Image
 from bench import http_load, raw
 
 ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results.json"
 TARGETS = {
     "sample_vs_raw_ratio": (">=", 0.90),
     "encode_batching_speedup_c64": (">=", 5.0),
@@ -316,12 +318,13 @@ NOTES = """## Reading these figures
   (`ALI_WORKERS=2 ALI_INTRA_OP_THREADS=1`, i.e. replicas on one host) has no GIL to share and
   the best configuration when the load is spread evenly: 0.835, 0.89, 0.936, 0.778 and 0.913
   of the ceiling at concurrency 16 in five runs (the last is the one above, with the 64-d
-  `mnist`), so the 0.9 target is met in some runs and not others. The spread is the kernel handing each of wrk's
-  keep-alive connections to whichever worker accepts it first, once per connection: an uneven
-  split (all four connections on one worker in a c=4 row) leaves a core idle for the whole run.
-  Behind a load balancer that spreads requests, or with many clients, the split evens out; with
-  a handful of long-lived connections it does not. The same configuration also doubles
-  `/encode` throughput, whose limit is the per-request HTTP work of one event loop.
+  `mnist`), so the 0.9 target is met in some runs and not others. The spread is the kernel
+  handing each of wrk's keep-alive connections to whichever worker accepts it first, once per
+  connection: an uneven split (all four connections on one worker in a c=4 row) leaves a core
+  idle for the whole run. Behind a load balancer that spreads requests, or with many clients,
+  the split evens out; with a handful of long-lived connections it does not. The same
+  configuration also doubles `/encode` throughput, whose limit is the per-request HTTP work of
+  one event loop.
 - **onnxruntime vs PyTorch.** The decoder is exported with its transposed convolutions rewritten
   as sub-pixel convolutions (`training/onnx_rewrite.py`); `decoder_plain_export` is the same
   network exported as it is, measured in the same run. The GFLOP/s columns count the networks'
@@ -346,6 +349,21 @@ NOTES = """## Reading these figures
 """
 
 
+def _int_keys(obj: object) -> object:
+    if isinstance(obj, dict):
+        return {int(k) if k.isdigit() else k: _int_keys(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_int_keys(v) for v in obj]
+    return obj
+
+
+def load_results(path: Path) -> dict:
+    """A results.json as run() returned it (JSON turned its batch/concurrency keys into strings)."""
+    res = _int_keys(json.loads(path.read_text()))
+    assert isinstance(res, dict)
+    return res
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--smoke", action="store_true", help="seconds, tiny model, no targets")
@@ -354,7 +372,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seconds", type=float, default=6.0, help="per measurement")
     p.add_argument("--quick-train", action="store_true")
     p.add_argument("--out", default=str(ROOT))
+    p.add_argument(
+        "--render", action="store_true", help="rewrite BENCHMARKS.md from bench/results.json"
+    )
     args = p.parse_args(argv)
+    if args.render:  # after editing NOTES or the layout, without measuring again
+        (Path(args.out) / "BENCHMARKS.md").write_text(markdown(load_results(RESULTS)))
+        return
     res = run(args)
     out = Path(args.out)
     md = markdown(res)
@@ -362,7 +386,7 @@ def main(argv: list[str] | None = None) -> None:
         (out / "results.json").write_text(json.dumps(res, indent=2, default=str))
         (out / "BENCHMARKS.md").write_text(md)
     else:
-        (ROOT / "bench" / "results.json").write_text(json.dumps(res, indent=2, default=str) + "\n")
+        RESULTS.write_text(json.dumps(res, indent=2, default=str) + "\n")
         (out / "BENCHMARKS.md").write_text(md)
     print(md)
 

@@ -1,0 +1,18 @@
+"""BENCHMARKS.md is what bench/run.py renders from the committed bench/results.json."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.run import RESULTS, ROOT, load_results, main, markdown
+
+
+def test_benchmarks_md_matches_the_committed_results() -> None:
+    res = load_results(RESULTS)
+    assert 64 in res["raw_ort_parallel"]["decoder"]  # batch sizes are ints again, not "64"
+    assert (ROOT / "BENCHMARKS.md").read_text() == markdown(res)
+
+
+def test_render_rewrites_benchmarks_md_without_measuring(tmp_path: Path) -> None:
+    main(["--render", "--out", str(tmp_path)])
+    assert (tmp_path / "BENCHMARKS.md").read_text() == markdown(load_results(RESULTS))
