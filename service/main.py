@@ -3,6 +3,9 @@
     ali-serve                        # models/ on 0.0.0.0:8000 (settings from ALI_* env vars)
     ali-serve --port 9000 --model-dir /models --workers 2
 
+With --workers N > 1 on Linux, N worker processes each listen on their own SO_REUSEPORT socket
+(service/workers.py) and behave like the single-process server described below.
+
 On SIGTERM /readyz turns 503 at once (so load balancers stop sending), the listener stays open
 ALI_SHUTDOWN_DELAY_S, in-flight requests finish, and the process exits within
 ALI_SHUTDOWN_DELAY_S + ALI_DRAIN_SECONDS.
@@ -13,6 +16,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 import threading
 from types import FrameType
 
@@ -20,6 +24,7 @@ import uvicorn
 
 from service.app import create_app
 from service.settings import Settings
+from service.workers import Supervisor, reuseport_supported
 
 
 class DrainingServer(uvicorn.Server):
@@ -45,6 +50,12 @@ class DrainingServer(uvicorn.Server):
         super().handle_exit(sig, frame)
 
 
+def configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="ali-serve", description="Serve ALI models over HTTP.")
     p.add_argument("--host")
@@ -54,11 +65,12 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     overrides = {k: v for k, v in vars(args).items() if v is not None}
     settings = Settings(**overrides)
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings)
+    if settings.workers > 1 and reuseport_supported():
+        stop_timeout = settings.shutdown_delay_s + settings.drain_seconds + 10
+        sys.exit(Supervisor(settings.workers, overrides, stop_timeout).run())
     if settings.workers > 1:
-        # Each worker process builds its own app from the environment.
+        # No per-worker sockets here: uvicorn's workers share one. Each builds its app from env.
         for key, value in overrides.items():
             os.environ[f"ALI_{key.upper()}"] = str(value)
         uvicorn.run(

@@ -58,7 +58,9 @@ class Settings(BaseSettings):
     # Server
     host: str = "0.0.0.0"
     port: int = 8000
-    workers: int = Field(1, ge=1)
+    workers: int = Field(
+        1, ge=1, description="worker processes (each with its own socket on Linux)"
+    )
     log_level: str = "info"
     shutdown_delay_s: float = Field(
         1.0, ge=0, description="after SIGTERM, keep accepting (with /readyz 503) this long"
