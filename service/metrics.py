@@ -1,7 +1,7 @@
 """Prometheus metrics (prefix ali_, base units) and the ASGI middleware that records requests.
 
 Each app gets its own CollectorRegistry so several apps (tests) don't collide. With several
-uvicorn workers, set PROMETHEUS_MULTIPROC_DIR: /metrics then aggregates every worker's values
+worker processes, set PROMETHEUS_MULTIPROC_DIR: /metrics then aggregates every worker's values
 through prometheus-client's multiprocess collector (gauges use "livesum").
 """
 
