@@ -316,13 +316,15 @@ NOTES = """## Reading these figures
   the time; a 0.5 ms `sys.setswitchinterval` lifted `2x1_thread` from 0.75 to 0.80 in one
   scratch run and not at all in another). One single-threaded worker process per core
   (`ALI_WORKERS=2 ALI_INTRA_OP_THREADS=1`, i.e. replicas on one host) has no GIL to share and
-  the best configuration when the load is spread evenly: 0.835, 0.89, 0.936, 0.778 and 0.913
-  of the ceiling at concurrency 16 in five runs (the last is the one above, with the 64-d
-  `mnist`), so the 0.9 target is met in some runs and not others. The spread is the kernel
-  handing each of wrk's keep-alive connections to whichever worker accepts it first, once per
-  connection: an uneven split (all four connections on one worker in a c=4 row) leaves a core
-  idle for the whole run. Behind a load balancer that spreads requests, or with many clients,
-  the split evens out; with a handful of long-lived connections it does not. The same
+  the best configuration. With uvicorn's shared listening socket it scored 0.835, 0.89, 0.936,
+  0.778 and 0.913 of the ceiling at concurrency 16 in five runs: whichever worker woke first
+  accepted a burst of wrk's keep-alive connections and kept them, so an uneven split left a core
+  idle for the whole run. Each worker now listens on its own `SO_REUSEPORT` socket
+  (`service/workers.py`) and the kernel hashes connections across them: 0.923 (c=16) and 0.928
+  (c=4) in the run above (256-d `mnist`), then 0.917, 0.916 and 0.846 at c=16 (0.916, 0.911,
+  0.876 at c=4) in three repeats of this row alone (`/tmp` script: ceiling, then 2 workers,
+  side by side). Met in 3 of 4 runs; the low repeat was low at both concurrencies, which a
+  connection split would not explain (machine noise), but the target is not reliably met. The same
   configuration also doubles `/encode` throughput, whose limit is the per-request HTTP work of
   one event loop.
 - **onnxruntime vs PyTorch.** The decoder is exported with its transposed convolutions rewritten
@@ -332,7 +334,8 @@ NOTES = """## Reading these figures
   can do, and PyTorch's oneDNN is not far behind, so a 1.5× lead is not available on this CPU
   for these networks without changing them (int8 or fp16 would change the outputs beyond the
   export's 1e-4 parity). PyTorch's own figure varies from run to run on this machine by up to
-  1.7× (oneDNN kernel choice); the ratio is measured side by side in one run.
+  1.7× (oneDNN kernel choice); the ratio is measured side by side in one run. This run:
+  decoder 0.86, encoder 1.25 (the run before, with the 64-d `mnist`: 1.06 and 1.35).
 - **Session options.** Graph optimisation `all` (NCHWc layout, Conv+BN+activation fusion);
   intra-op threads = cores with one inference thread by default; spinning on (off was slower:
   27 ms vs 18 ms p50 for `/sample?n=64` in an earlier run). On CUDA: `cudnn_conv_algo_search`
