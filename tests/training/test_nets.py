@@ -8,7 +8,7 @@ from training.nets import build_networks
 
 CASES = {
     "toy": ((2,), 2),
-    "mnist": ((1, 28, 28), 64),
+    "mnist": ((1, 28, 28), 256),
     "mnist-cond": ((1, 28, 28), 32),
     "svhn": ((3, 32, 32), 256),
     "cifar10": ((3, 32, 32), 64),
