@@ -34,9 +34,18 @@ def children(pid: int) -> list[int]:
 
 
 def socket_inodes(pid: int) -> set[str]:
+    """Socket inodes `pid` holds (fds may close, or the process exit, while we read them)."""
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except FileNotFoundError:
+        return set()
     out = set()
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        m = re.fullmatch(r"socket:\[(\d+)\]", os.readlink(f"/proc/{pid}/fd/{fd}"))
+    for fd in fds:
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except FileNotFoundError:
+            continue
+        m = re.fullmatch(r"socket:\[(\d+)\]", target)
         if m:
             out.add(m.group(1))
     return out
