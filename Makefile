@@ -56,7 +56,7 @@ clean:
 	rm -rf $(SERVE_VENV) $(DEV_VENV) $(SERVE_TEST_VENV) .pytest_cache .ruff_cache .mypy_cache
 
 MNIST ?= ../shared/datasets/mnist.npz
-# Retrain, export and evaluate the two shipped models (~50 min for mnist on both cores, then
+# Retrain, export and evaluate the two shipped models (~55 min for mnist on both cores, then
 # mnist-cond on one thread, the settings in their model cards).
 models: $(DEV_VENV)/.installed
 	$(DEV_VENV)/bin/ali-train --preset mnist --data $(MNIST) --out runs/mnist --seed 0 --threads 2 --quiet

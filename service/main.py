@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import socket
 import sys
 import threading
 from types import FrameType
@@ -56,6 +57,23 @@ def configure_logging(settings: Settings) -> None:
     )
 
 
+def serve(settings: Settings, sock: socket.socket | None = None) -> bool:
+    """One server process until it exits (on `sock` if given, else host:port from settings).
+
+    Returns False if the app failed to start."""
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        timeout_graceful_shutdown=int(settings.drain_seconds),
+    )
+    server = DrainingServer(config, app.state, settings.shutdown_delay_s)
+    server.run(sockets=None if sock is None else [sock])
+    return server.started
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="ali-serve", description="Serve ALI models over HTTP.")
     p.add_argument("--host")
@@ -83,15 +101,7 @@ def main(argv: list[str] | None = None) -> None:
             timeout_graceful_shutdown=int(settings.drain_seconds),
         )
         return
-    app = create_app(settings)
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        timeout_graceful_shutdown=int(settings.drain_seconds),
-    )
-    DrainingServer(config, app.state, settings.shutdown_delay_s).run()
+    serve(settings)
 
 
 if __name__ == "__main__":

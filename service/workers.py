@@ -51,10 +51,7 @@ def reuseport_socket(host: str, port: int) -> socket.socket:
 
 def _worker(overrides: dict[str, Any]) -> None:
     """One worker process: its own socket, app and draining server."""
-    import uvicorn
-
-    from service.app import create_app
-    from service.main import DrainingServer, configure_logging
+    from service.main import configure_logging, serve
     from service.settings import Settings
 
     settings = Settings(**overrides)
@@ -67,15 +64,7 @@ def _worker(overrides: dict[str, Any]) -> None:
             "worker %d cannot listen on %s:%d: %s", os.getpid(), settings.host, settings.port, e
         )
         sys.exit(STARTUP_FAILURE)
-    app = create_app(settings)
-    config = uvicorn.Config(
-        app,
-        log_level=settings.log_level,
-        timeout_graceful_shutdown=int(settings.drain_seconds),
-    )
-    server = DrainingServer(config, app.state, settings.shutdown_delay_s)
-    server.run(sockets=[sock])
-    if not server.started:  # e.g. no loadable model: restarting would fail the same way
+    if not serve(settings, sock):  # e.g. no loadable model: restarting would fail the same way
         sys.exit(STARTUP_FAILURE)
 
 

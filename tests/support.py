@@ -34,9 +34,8 @@ def wait_http(url: str, timeout: float = 60, proc: subprocess.Popen | None = Non
     raise TimeoutError(url)
 
 
-def start_service(model_dir: Path, **settings: object) -> tuple[subprocess.Popen, str]:
-    """`python -m service.main` on a free port; returns (process, base URL) once ready."""
-    port = free_port()
+def service_env(model_dir: Path, port: int, **settings: object) -> dict[str, str]:
+    """The environment for `python -m service.main` on 127.0.0.1:port (settings as ALI_*)."""
     env = {
         **os.environ,
         "ALI_MODEL_DIR": str(model_dir),
@@ -47,6 +46,13 @@ def start_service(model_dir: Path, **settings: object) -> tuple[subprocess.Popen
         "PYTHONPATH": str(ROOT),
     }
     env.update({f"ALI_{k.upper()}": str(v) for k, v in settings.items()})
+    return env
+
+
+def start_service(model_dir: Path, **settings: object) -> tuple[subprocess.Popen, str]:
+    """`python -m service.main` on a free port; returns (process, base URL) once ready."""
+    port = free_port()
+    env = service_env(model_dir, port, **settings)
     # Logs go to a file: a pipe nobody reads could fill up and block the server.
     with tempfile.NamedTemporaryFile(
         "w", prefix="ali-service-", suffix=".log", delete=False

@@ -17,7 +17,7 @@ import pytest
 
 from service.workers import reuseport_supported
 from tests.service.tiny_models import make_tiny_model
-from tests.support import ROOT, start_service, stop, wait_http
+from tests.support import service_env, start_service, stop, wait_http
 
 pytestmark = pytest.mark.skipif(not reuseport_supported(), reason="per-worker sockets: Linux")
 
@@ -26,6 +26,14 @@ pytestmark = pytest.mark.skipif(not reuseport_supported(), reason="per-worker so
 def models(tmp_path: Path) -> Path:
     make_tiny_model(tmp_path, "tiny")
     return tmp_path
+
+
+def start_workers(models: Path, **settings: object) -> tuple[subprocess.Popen, str, int]:
+    """The service with 2 workers; (supervisor process, base URL, port)."""
+    proc, url = start_service(models, workers=2, **settings)
+    port = urlsplit(url).port
+    assert port is not None
+    return proc, url, port
 
 
 def children(pid: int) -> list[int]:
@@ -76,9 +84,7 @@ def wait_workers(
 
 
 def test_connections_spread_over_workers_each_with_its_own_socket(models: Path) -> None:
-    proc, url = start_service(models, workers=2)
-    port = urlsplit(url).port
-    assert port is not None
+    proc, _, port = start_workers(models)
     try:
         kids = wait_workers(proc.pid, port, 2)
         listening = tcp_inodes(port, "0A")
@@ -102,9 +108,7 @@ def test_connections_spread_over_workers_each_with_its_own_socket(models: Path) 
 
 
 def test_a_killed_worker_is_replaced_and_sigterm_stops_all(models: Path) -> None:
-    proc, url = start_service(models, workers=2, shutdown_delay_s=0)
-    port = urlsplit(url).port
-    assert port is not None
+    proc, url, port = start_workers(models, shutdown_delay_s=0)
     try:
         first = wait_workers(proc.pid, port, 2)
         os.kill(first[0], signal.SIGKILL)
@@ -122,9 +126,7 @@ def test_a_killed_worker_is_replaced_and_sigterm_stops_all(models: Path) -> None
 
 
 def test_workers_exit_when_the_supervisor_is_killed(models: Path) -> None:
-    proc, url = start_service(models, workers=2, shutdown_delay_s=0)
-    port = urlsplit(url).port
-    assert port is not None
+    proc, _, port = start_workers(models, shutdown_delay_s=0)
     kids = wait_workers(proc.pid, port, 2)
     proc.kill()
     proc.wait()
@@ -138,14 +140,7 @@ def test_a_worker_that_cannot_start_stops_the_supervisor(models: Path) -> None:
     with socket.socket() as taken:  # a plain listener (no SO_REUSEPORT) holds the port
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        env = {
-            **os.environ,
-            "ALI_MODEL_DIR": str(models),
-            "ALI_PORT": str(taken.getsockname()[1]),
-            "ALI_HOST": "127.0.0.1",
-            "ALI_WORKERS": "2",
-            "PYTHONPATH": str(ROOT),
-        }
+        env = service_env(models, taken.getsockname()[1], workers=2)
         r = subprocess.run(
             [sys.executable, "-m", "service.main"],
             env=env,
