@@ -26,14 +26,22 @@ from training.mixture import (
     modes_paper,
     summarise,
 )
+from training.rejection import rejection_sample
 
 # ---- the mixture experiment ------------------------------------------------------------------
 
 
+LABELS = {"ali": "ALI", "ali_drs": "ALI + DRS", "gan": "GAN"}  # table rows and plot titles
+
+
 def mixture_run(
     kind: str, seed: int, out: Path, progress: bool = False, steps: int | None = None
-) -> tuple[dict[str, float], np.ndarray]:
-    """Train one toy model; returns its metrics and 2,500 samples for the plot."""
+) -> tuple[dict[str, dict[str, float]], dict[str, np.ndarray]]:
+    """Train one toy model; returns metrics and 2,500 samples per sampler.
+
+    The GAN has one sampler ("gan"); ALI has its decoder ("ali") and the same decoder with
+    discriminator rejection sampling ("ali_drs", training/rejection.py), from one training run.
+    """
     from training.train import train
 
     mcfg, tcfg = preset("toy")
@@ -44,20 +52,31 @@ def mixture_run(
     t0 = time.perf_counter()
     trainer = train(mcfg, tcfg, out / f"{kind}-seed{seed}", progress=progress)
     secs = time.perf_counter() - t0
+    enc, dec = trainer.inference_nets()
+    disc = trainer.discriminator
+    enc.eval(), dec.eval(), disc.eval()
+    g = torch.Generator().manual_seed(10_000 + seed)
+
+    def prior(n: int) -> torch.Tensor:
+        return torch.randn(n, mcfg.nlat, generator=g)
+
     with torch.no_grad():
-        enc, dec = trainer.inference_nets()
-        enc.eval(), dec.eval()
-        g = torch.Generator().manual_seed(10_000 + seed)
-        samples = dec(torch.randn(PAPER_SAMPLES, mcfg.nlat, generator=g)).numpy()
-        metrics: dict[str, float] = {"modes_paper": modes_paper(samples)}
-        metrics.update(hq_metrics(samples[:HQ_SAMPLES]))
-        metrics["train_seconds"] = secs
+        draws = {kind: dec(prior(PAPER_SAMPLES))}
         if kind == "ali":
+            drs = rejection_sample(dec, disc, prior, PAPER_SAMPLES, generator=g)
+            draws["ali_drs"] = drs.samples
+        metrics: dict[str, dict[str, float]] = {}
+        for name, x in draws.items():
+            s = x.numpy()
+            metrics[name] = {"modes_paper": modes_paper(s), **hq_metrics(s[:HQ_SAMPLES])}
+            metrics[name]["train_seconds"] = secs
+        if kind == "ali":
+            metrics["ali_drs"]["acceptance"] = drs.acceptance
             x, _ = sample_mixture(10_000, seed=1_000_000 + seed)  # held out: not the training seed
             xt = torch.from_numpy(x)
             rec = dec(enc(xt)).numpy()
-            metrics["reconstruction_mse"] = float(((rec - x) ** 2).sum(axis=1).mean())
-    return metrics, samples[:HQ_SAMPLES]
+            metrics["ali"]["reconstruction_mse"] = float(((rec - x) ** 2).sum(axis=1).mean())
+    return metrics, {name: x[:HQ_SAMPLES].numpy() for name, x in draws.items()}
 
 
 def plot_mixture(samples: dict[str, np.ndarray], path: Path) -> None:
@@ -73,7 +92,12 @@ def plot_mixture(samples: dict[str, np.ndarray], path: Path) -> None:
         ax.scatter(s[:, 0], s[:, 1], s=2, alpha=0.4)
         mu = mixture_means()
         ax.scatter(mu[:, 0], mu[:, 1], s=20, c="red", marker="x")
-        ax.set(title=f"{name.upper()} samples (seed 0)", xlim=(-6, 6), ylim=(-6, 6), aspect="equal")
+        ax.set(
+            title=f"{LABELS.get(name, name)} samples (seed 0)",
+            xlim=(-6, 6),
+            ylim=(-6, 6),
+            aspect="equal",
+        )
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -86,6 +110,7 @@ FIGURES = (
     "reverse_kl",
     "train_seconds",
     "reconstruction_mse",
+    "acceptance",
 )
 
 
@@ -95,13 +120,13 @@ def mixture_table(result: dict[str, Any]) -> str:
         cells = []
         for f in FIGURES:
             cells.append(f"{figs[f]['mean']:.3f} ± {figs[f]['std']:.3f}" if f in figs else "—")
-        lines.append(f"| {name.upper()} | " + " | ".join(cells) + " |")
+        lines.append(f"| {LABELS.get(name, name)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def _pool_run(
     args: tuple[str, int, Path, int, int | None],
-) -> tuple[str, int, dict[str, float], np.ndarray]:
+) -> tuple[str, int, dict[str, dict[str, float]], dict[str, np.ndarray]]:
     kind, seed, out, threads, steps = args
     torch.set_num_threads(threads)
     metrics, samples = mixture_run(kind, seed, out, steps=steps)
@@ -118,9 +143,10 @@ def run_mixture(
 ) -> dict[str, Any]:
     """All (model, seed) runs; with jobs > 1 they run in parallel processes of `threads` each."""
     out.mkdir(parents=True, exist_ok=True)
-    per: dict[str, dict[str, list[float]]] = {"ali": {}, "gan": {}}
+    per: dict[str, dict[str, list[float]]] = {"ali": {}, "ali_drs": {}, "gan": {}}
     plots: dict[str, np.ndarray] = {}
-    tasks = [(kind, seed, out / "runs", threads, steps) for kind in per for seed in range(seeds)]
+    kinds = ("ali", "gan")
+    tasks = [(kind, seed, out / "runs", threads, steps) for kind in kinds for seed in range(seeds)]
     if jobs > 1:
         import multiprocessing as mp
 
@@ -129,15 +155,16 @@ def run_mixture(
     else:
         torch.set_num_threads(threads)
         results = [(k, s, *mixture_run(k, s, o, progress, steps)) for k, s, o, _, _ in tasks]
-    for kind, seed, metrics, samples in sorted(results, key=lambda r: (r[0], r[1])):
-        if seed == 0:
-            plots[kind] = samples
-        for k, v in metrics.items():
-            per[kind].setdefault(k, []).append(v)
-        print(
-            f"{kind} seed {seed}: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()),
-            file=sys.stderr,
-        )
+    for _, seed, by_sampler, samples in sorted(results, key=lambda r: (r[0], r[1])):
+        for name, metrics in by_sampler.items():
+            if seed == 0:
+                plots[name] = samples[name]
+            for k, v in metrics.items():
+                per[name].setdefault(k, []).append(v)
+            print(
+                f"{name} seed {seed}: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()),
+                file=sys.stderr,
+            )
     result = {
         "seeds": seeds,
         "parallel_jobs": jobs,

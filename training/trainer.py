@@ -176,6 +176,11 @@ class Trainer:
         dec = _unwrap(self.ema["decoder"]) if "decoder" in self.ema else _unwrap(self.decoder)
         return enc, dec
 
+    @property
+    def discriminator(self) -> nn.Module:
+        """D without its DDP wrapper (for rejection sampling after training)."""
+        return _unwrap(self.disc)
+
     # ---- state ----------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         state: dict[str, Any] = {
