@@ -10,7 +10,7 @@ from torch import nn
 
 from training.config import preset
 from training.nets import build_networks
-from training.onnx_rewrite import SubpixelConvTranspose, subpixel_decoder
+from training.onnx_rewrite import LatentConvTranspose, SubpixelConvTranspose, subpixel_decoder
 
 
 def _randomise_bn(module: nn.Module) -> None:
@@ -44,6 +44,22 @@ def test_layer_matches_conv_transpose(k: int, s: int, p: int, size: int, with_he
     torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize(("k", "s"), [(3, 1), (4, 1), (4, 2), (3, 2)])
+def test_latent_layer_matches_conv_transpose_on_1x1(k: int, s: int) -> None:
+    torch.manual_seed(k * 10 + s)
+    convt = nn.ConvTranspose2d(5, 6, k, stride=s, bias=True)
+    bn = nn.BatchNorm2d(6)
+    _randomise_bn(bn)
+    act = nn.LeakyReLU(0.2)
+    z = torch.randn(3, 5, 1, 1)
+    with torch.no_grad():
+        want = act(bn.eval()(convt(z)))  # [3, 6, k, k]
+        got = LatentConvTranspose(convt, bn, act)(z)
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="1x1"):
+        LatentConvTranspose(convt, bn, act)(torch.randn(3, 5, 2, 2))
+
+
 def test_rejects_kernel_not_multiple_of_stride() -> None:
     with pytest.raises(ValueError, match="multiple of the stride"):
         SubpixelConvTranspose(nn.ConvTranspose2d(2, 2, 3, stride=2))
@@ -65,6 +81,7 @@ def test_decoder_rewrite_is_exact(name: str) -> None:
     # Only layers whose kernel is not a multiple of the stride stay transposed convolutions.
     assert all(m.kernel_size[0] % m.stride[0] for m in kept)
     assert any(isinstance(m, SubpixelConvTranspose) for m in new.modules())
+    assert isinstance(new.body[0], LatentConvTranspose)  # every preset's first layer is unpadded
 
 
 def test_rewrite_refuses_training_mode() -> None:
