@@ -19,6 +19,7 @@ import torch
 
 from training.config import preset
 from training.data import sample_mixture
+from training.gibbs import gibbs_steps
 from training.mixture import (
     HQ_SAMPLES,
     PAPER_SAMPLES,
@@ -31,7 +32,13 @@ from training.rejection import rejection_sample
 # ---- the mixture experiment ------------------------------------------------------------------
 
 
-LABELS = {"ali": "ALI", "ali_drs": "ALI + DRS", "gan": "GAN"}  # table rows and plot titles
+LABELS = {  # table rows and plot titles
+    "ali": "ALI",
+    "ali_gibbs": "ALI + Gibbs step",
+    "ali_drs": "ALI + DRS",
+    "ali_drs_gibbs": "ALI + DRS + Gibbs step",
+    "gan": "GAN",
+}
 
 
 def mixture_run(
@@ -39,8 +46,10 @@ def mixture_run(
 ) -> tuple[dict[str, dict[str, float]], dict[str, np.ndarray]]:
     """Train one toy model; returns metrics and 2,500 samples per sampler.
 
-    The GAN has one sampler ("gan"); ALI has its decoder ("ali") and the same decoder with
-    discriminator rejection sampling ("ali_drs", training/rejection.py), from one training run.
+    The GAN has one sampler ("gan"). ALI has four, all from one training run: its decoder
+    ("ali"); discriminator rejection sampling ("ali_drs", training/rejection.py); and each of
+    those followed by one encoder -> decoder Gibbs step ("ali_gibbs", "ali_drs_gibbs",
+    training/gibbs.py).
     """
     from training.train import train
 
@@ -60,18 +69,25 @@ def mixture_run(
     def prior(n: int) -> torch.Tensor:
         return torch.randn(n, mcfg.nlat, generator=g)
 
+    def encode(x: torch.Tensor) -> torch.Tensor:  # z ~ q(z | x), noise from g
+        return enc(x, noise=prior(len(x)))
+
     with torch.no_grad():
         draws = {kind: dec(prior(PAPER_SAMPLES))}
         if kind == "ali":
             drs = rejection_sample(dec, disc, prior, PAPER_SAMPLES, generator=g)
+            draws["ali_gibbs"] = gibbs_steps(encode, dec, draws["ali"])
             draws["ali_drs"] = drs.samples
+            draws["ali_drs_gibbs"] = gibbs_steps(encode, dec, drs.samples)
         metrics: dict[str, dict[str, float]] = {}
         for name, x in draws.items():
             s = x.numpy()
             metrics[name] = {"modes_paper": modes_paper(s), **hq_metrics(s[:HQ_SAMPLES])}
             metrics[name]["train_seconds"] = secs
         if kind == "ali":
-            metrics["ali_drs"]["acceptance"] = drs.acceptance
+            metrics["ali_drs"]["acceptance"] = metrics["ali_drs_gibbs"]["acceptance"] = (
+                drs.acceptance
+            )
             x, _ = sample_mixture(10_000, seed=1_000_000 + seed)  # held out: not the training seed
             xt = torch.from_numpy(x)
             rec = dec(enc(xt)).numpy()
@@ -87,7 +103,7 @@ def plot_mixture(samples: dict[str, np.ndarray], path: Path) -> None:
 
     from training.data import mixture_means
 
-    fig, axes = plt.subplots(1, len(samples), figsize=(5 * len(samples), 5))
+    fig, axes = plt.subplots(1, len(samples), figsize=(4 * len(samples), 4))
     for ax, (name, s) in zip(np.atleast_1d(axes), samples.items(), strict=True):
         ax.scatter(s[:, 0], s[:, 1], s=2, alpha=0.4)
         mu = mixture_means()
@@ -143,7 +159,7 @@ def run_mixture(
 ) -> dict[str, Any]:
     """All (model, seed) runs; with jobs > 1 they run in parallel processes of `threads` each."""
     out.mkdir(parents=True, exist_ok=True)
-    per: dict[str, dict[str, list[float]]] = {"ali": {}, "ali_drs": {}, "gan": {}}
+    per: dict[str, dict[str, list[float]]] = {}  # sampler -> figure -> per-seed values
     plots: dict[str, np.ndarray] = {}
     kinds = ("ali", "gan")
     tasks = [(kind, seed, out / "runs", threads, steps) for kind in kinds for seed in range(seeds)]
@@ -160,7 +176,7 @@ def run_mixture(
             if seed == 0:
                 plots[name] = samples[name]
             for k, v in metrics.items():
-                per[name].setdefault(k, []).append(v)
+                per.setdefault(name, {}).setdefault(k, []).append(v)
             print(
                 f"{name} seed {seed}: " + ", ".join(f"{k}={v:.4g}" for k, v in metrics.items()),
                 file=sys.stderr,

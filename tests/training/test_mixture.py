@@ -53,11 +53,11 @@ def test_mixture_command_writes_json_and_plot(tmp_path) -> None:
 
     main(["mixture", "--seeds", "2", "--steps", "3", "--out", str(tmp_path), "--quiet"])
     result = json.loads((tmp_path / "mixture.json").read_text())
-    assert set(result["models"]) == {"ali", "ali_drs", "gan"}
+    assert set(result["models"]) == {"ali", "ali_gibbs", "ali_drs", "ali_drs_gibbs", "gan"}
     for name, figs in result["models"].items():
         for fig in ("modes_paper", "modes_hq", "hq_fraction", "reverse_kl", "train_seconds"):
             assert set(figs[fig]) == {"mean", "std", "per_seed"} and len(figs[fig]["per_seed"]) == 2
         assert ("reconstruction_mse" in figs) == (name == "ali")
-        assert ("acceptance" in figs) == (name == "ali_drs")
+        assert ("acceptance" in figs) == (name in ("ali_drs", "ali_drs_gibbs"))
     assert all(0 < a <= 1 for a in result["models"]["ali_drs"]["acceptance"]["per_seed"])
     assert (tmp_path / "mixture.png").stat().st_size > 1000
