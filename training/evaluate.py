@@ -24,6 +24,7 @@ from training.mixture import (
     HQ_SAMPLES,
     PAPER_SAMPLES,
     hq_metrics,
+    mode_std,
     modes_paper,
     summarise,
 )
@@ -82,7 +83,12 @@ def mixture_run(
         metrics: dict[str, dict[str, float]] = {}
         for name, x in draws.items():
             s = x.numpy()
-            metrics[name] = {"modes_paper": modes_paper(s), **hq_metrics(s[:HQ_SAMPLES])}
+            hq = s[:HQ_SAMPLES]
+            metrics[name] = {
+                "modes_paper": modes_paper(s),
+                **hq_metrics(hq),
+                "mode_std": mode_std(hq),
+            }
             metrics[name]["train_seconds"] = secs
         if kind == "ali":
             metrics["ali_drs"]["acceptance"] = metrics["ali_drs_gibbs"]["acceptance"] = (
@@ -124,6 +130,7 @@ FIGURES = (
     "modes_hq",
     "hq_fraction",
     "reverse_kl",
+    "mode_std",
     "train_seconds",
     "reconstruction_mse",
     "acceptance",

@@ -1,8 +1,10 @@
+import math
+
 import numpy as np
 import pytest
 
-from training.data import mixture_means, sample_mixture
-from training.mixture import hq_metrics, modes_paper
+from training.data import MIXTURE_STD, mixture_means, sample_mixture
+from training.mixture import hq_metrics, mode_std, modes_paper
 
 
 def test_true_mixture_covers_all_modes() -> None:
@@ -39,6 +41,13 @@ def test_half_off_grid() -> None:
     assert m["reverse_kl"] == pytest.approx(0.0, abs=1e-12)  # the HQ half is uniform
 
 
+def test_mode_std_is_the_datas_std_and_zero_on_the_means() -> None:
+    x, _ = sample_mixture(20_000, seed=0)
+    assert mode_std(x) == pytest.approx(MIXTURE_STD, rel=0.03)
+    assert mode_std(np.repeat(mixture_means(), 4, axis=0)) == 0.0
+    assert math.isnan(mode_std(mixture_means() + 1.0))  # nothing high quality
+
+
 def test_paper_protocol_counts_assignment_not_quality() -> None:
     # Points far from every mean are still assigned to the nearest component.
     x = mixture_means()[:3] + 0.9
@@ -55,7 +64,8 @@ def test_mixture_command_writes_json_and_plot(tmp_path) -> None:
     result = json.loads((tmp_path / "mixture.json").read_text())
     assert set(result["models"]) == {"ali", "ali_gibbs", "ali_drs", "ali_drs_gibbs", "gan"}
     for name, figs in result["models"].items():
-        for fig in ("modes_paper", "modes_hq", "hq_fraction", "reverse_kl", "train_seconds"):
+        figures = ("modes_paper", "modes_hq", "hq_fraction", "reverse_kl", "mode_std")
+        for fig in (*figures, "train_seconds"):
             assert set(figs[fig]) == {"mean", "std", "per_seed"} and len(figs[fig]["per_seed"]) == 2
         assert ("reconstruction_mse" in figs) == (name == "ali")
         assert ("acceptance" in figs) == (name in ("ali_drs", "ali_drs_gibbs"))
