@@ -21,6 +21,7 @@ from training.config import preset
 from training.data import sample_mixture
 from training.gibbs import gibbs_steps
 from training.mixture import (
+    HQ_RADIUS,
     HQ_SAMPLES,
     PAPER_SAMPLES,
     hq_metrics,
@@ -106,16 +107,17 @@ def plot_mixture(samples: dict[str, np.ndarray], path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Circle
 
     from training.data import mixture_means
 
     fig, axes = plt.subplots(1, len(samples), figsize=(4 * len(samples), 4))
     for ax, (name, s) in zip(np.atleast_1d(axes), samples.items(), strict=True):
-        ax.scatter(s[:, 0], s[:, 1], s=2, alpha=0.4)
-        mu = mixture_means()
-        ax.scatter(mu[:, 0], mu[:, 1], s=20, c="red", marker="x")
+        for m in mixture_means():  # the high-quality disc around each mean, under the samples
+            ax.add_patch(Circle(tuple(m), HQ_RADIUS, fill=False, color="red", lw=0.8))
+        ax.scatter(s[:, 0], s[:, 1], s=2, alpha=0.4, zorder=2)
         ax.set(
-            title=f"{LABELS.get(name, name)} samples (seed 0)",
+            title=f"{LABELS.get(name, name)} (seed 0)",
             xlim=(-6, 6),
             ylim=(-6, 6),
             aspect="equal",
