@@ -8,8 +8,8 @@ Two protocols:
   nearest mean; a mode is covered if an HQ sample is nearest to it; reverse KL of the HQ mode
   histogram against uniform, KL(q || u) = sum_i q_i log(q_i * 25).
 
-Neither protocol notices modes drawn too tightly, so `mode_std` reports how far HQ samples
-spread around their mean (per axis, RMS; the data's is MIXTURE_STD = 0.05).
+Neither protocol notices modes drawn too tightly, so `hq_metrics` also reports `mode_std`: how
+far HQ samples spread around their mean (per axis, RMS; the data's is MIXTURE_STD = 0.05).
 """
 
 from __future__ import annotations
@@ -46,20 +46,14 @@ def hq_metrics(samples: np.ndarray) -> dict[str, float]:
         q = counts / counts.sum()
         nz = q > 0
         reverse_kl = float(np.sum(q[nz] * np.log(q[nz] * k)))
+    # RMS per-axis offset of the HQ samples from their mean (data: ~0.05; nan if none).
+    spread = float(np.sqrt(np.mean(dist[hq] ** 2) / samples.shape[1])) if hq.any() else float("nan")
     return {
         "modes_hq": int((counts > 0).sum()),
         "hq_fraction": float(hq.mean()),
         "reverse_kl": reverse_kl,
+        "mode_std": spread,
     }
-
-
-def mode_std(samples: np.ndarray) -> float:
-    """RMS per-axis offset of the HQ samples from their nearest mean (data: ~0.05; nan if none)."""
-    idx, dist = _nearest(samples)
-    hq = dist <= HQ_RADIUS
-    if not hq.any():
-        return float("nan")
-    return float(np.sqrt(np.mean(dist[hq] ** 2) / samples.shape[1]))
 
 
 def summarise(per_seed: list[float]) -> dict[str, object]:

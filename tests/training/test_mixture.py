@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from training.data import MIXTURE_STD, mixture_means, sample_mixture
-from training.mixture import hq_metrics, mode_std, modes_paper
+from training.mixture import hq_metrics, modes_paper
 
 
 def test_true_mixture_covers_all_modes() -> None:
@@ -20,7 +20,8 @@ def test_exactly_25_modes_uniform() -> None:
     x = np.repeat(mixture_means(), 100, axis=0)  # every mean, exactly, 100 times
     m = hq_metrics(x)
     assert modes_paper(x) == 25
-    assert m == {"modes_hq": 25, "hq_fraction": 1.0, "reverse_kl": pytest.approx(0.0, abs=1e-12)}
+    zero = pytest.approx(0.0, abs=1e-12)
+    assert m == {"modes_hq": 25, "hq_fraction": 1.0, "reverse_kl": zero, "mode_std": 0.0}
 
 
 def test_exactly_one_mode() -> None:
@@ -43,9 +44,9 @@ def test_half_off_grid() -> None:
 
 def test_mode_std_is_the_datas_std_and_zero_on_the_means() -> None:
     x, _ = sample_mixture(20_000, seed=0)
-    assert mode_std(x) == pytest.approx(MIXTURE_STD, rel=0.03)
-    assert mode_std(np.repeat(mixture_means(), 4, axis=0)) == 0.0
-    assert math.isnan(mode_std(mixture_means() + 1.0))  # nothing high quality
+    assert hq_metrics(x)["mode_std"] == pytest.approx(MIXTURE_STD, rel=0.03)
+    assert hq_metrics(np.repeat(mixture_means(), 4, axis=0))["mode_std"] == 0.0
+    assert math.isnan(hq_metrics(mixture_means() + 1.0)["mode_std"])  # nothing high quality
 
 
 def test_paper_protocol_counts_assignment_not_quality() -> None:
