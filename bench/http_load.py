@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.support import start_service, stop
+from service.testing.server import start_service, stop
 
 
 @contextmanager

@@ -14,6 +14,7 @@ import io
 import json
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -23,6 +24,7 @@ import numpy as np
 from PIL import Image
 
 from bench import http_load, raw
+from service.testing.tiny_models import make_tiny_model
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results.json"
@@ -48,15 +50,29 @@ def digit_png(model_dir: Path) -> bytes:
     return buf.getvalue()
 
 
+def git_commit() -> str:
+    """The checkout's short commit, with "+dirty" when the tree has uncommitted changes."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    except OSError:
+        return "unknown"
+    return (head or "unknown") + ("+dirty" if dirty else "")
+
+
 def run(args: argparse.Namespace) -> dict:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     secs = 1.0 if args.smoke else args.seconds
     models = Path(args.models)
     if args.smoke:
-        sys.path.insert(0, str(ROOT))
-        from tests.service.tiny_models import make_tiny_model
-
         models = Path(tempfile.mkdtemp())
         make_tiny_model(models, "mnist")
     model = models / args.model
@@ -68,6 +84,9 @@ def run(args: argparse.Namespace) -> dict:
         },
         "smoke": args.smoke,
         "commands": {},
+        # The render reads these instead of the clock, so BENCHMARKS.md is the same on any day.
+        "date": time.strftime("%Y-%m-%d", time.gmtime()),
+        "commit": git_commit(),
     }
     cmd = " ".join(["python -m bench.run", *sys.argv[1:]])
     res["commands"]["all"] = cmd
@@ -181,7 +200,7 @@ def markdown(res: dict) -> str:
         "# Benchmarks",
         "",
         f"Made by `{res['commands']['all']}` on {res['machine']['cpus']} CPU cores "
-        f"({res['machine']['platform']}), {time.strftime('%Y-%m-%d')}. "
+        f"({res['machine']['platform']}) on {res['date']} at commit `{res['commit']}`. "
         "The server runs as its own process on loopback; load comes from `wrk` "
         "(closed loop: N connections each with one request in flight).",
         "",

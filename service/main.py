@@ -14,64 +14,14 @@ ALI_SHUTDOWN_DELAY_S + ALI_DRAIN_SECONDS.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
-import socket
 import sys
-import threading
-from types import FrameType
 
 import uvicorn
 
-from service.app import create_app
+from service.server import configure_logging, serve
 from service.settings import Settings
 from service.workers import Supervisor, reuseport_supported
-
-
-class DrainingServer(uvicorn.Server):
-    """On SIGTERM: /readyz turns 503 at once, the listener stays open `delay` seconds so load
-    balancers see it and stop sending, then uvicorn's graceful shutdown lets in-flight requests
-    finish (up to `timeout_graceful_shutdown`). A second signal exits immediately."""
-
-    def __init__(self, config: uvicorn.Config, app_state: object, delay: float) -> None:
-        super().__init__(config)
-        self._state = app_state
-        self._delay = delay
-        self._timer: threading.Timer | None = None
-
-    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        registry = getattr(self._state, "registry", None)
-        if registry is not None:
-            registry.draining = True
-        if self._timer is None and self._delay > 0:
-            self._timer = threading.Timer(self._delay, super().handle_exit, (sig, frame))
-            self._timer.daemon = True
-            self._timer.start()
-            return
-        super().handle_exit(sig, frame)
-
-
-def configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-
-
-def serve(settings: Settings, sock: socket.socket | None = None) -> bool:
-    """One server process until it exits (on `sock` if given, else host:port from settings).
-
-    Returns False if the app failed to start."""
-    app = create_app(settings)
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        timeout_graceful_shutdown=int(settings.drain_seconds),
-    )
-    server = DrainingServer(config, app.state, settings.shutdown_delay_s)
-    server.run(sockets=None if sock is None else [sock])
-    return server.started
 
 
 def main(argv: list[str] | None = None) -> None:

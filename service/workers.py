@@ -25,6 +25,9 @@ from multiprocessing.process import BaseProcess
 from types import FrameType
 from typing import Any
 
+from service.server import configure_logging, serve
+from service.settings import Settings
+
 logger = logging.getLogger("service.workers")
 
 STARTUP_FAILURE = 3  # uvicorn's exit code when the app fails to start (also ours for bind errors)
@@ -51,9 +54,6 @@ def reuseport_socket(host: str, port: int) -> socket.socket:
 
 def _worker(overrides: dict[str, Any]) -> None:
     """One worker process: its own socket, app and draining server."""
-    from service.main import configure_logging, serve
-    from service.settings import Settings
-
     settings = Settings(**overrides)
     configure_logging(settings)
     _exit_with_parent(os.getppid())

@@ -16,3 +16,17 @@ def test_benchmarks_md_matches_the_committed_results() -> None:
 def test_render_rewrites_benchmarks_md_without_measuring(tmp_path: Path) -> None:
     main(["--render", "--out", str(tmp_path)])
     assert (tmp_path / "BENCHMARKS.md").read_text() == markdown(load_results(RESULTS))
+
+
+def test_render_is_the_same_on_any_later_day(monkeypatch) -> None:
+    """The date in BENCHMARKS.md is the run's own (results.json), never the clock's."""
+    import time
+
+    later = time.gmtime(4102444800)  # 2100-01-01
+    monkeypatch.setattr(time, "gmtime", lambda *a: later)
+    monkeypatch.setattr(time, "localtime", lambda *a: later)
+    res = load_results(RESULTS)
+    assert res["date"] and res["commit"]
+    md = markdown(res)
+    assert "2100" not in md
+    assert md == (ROOT / "BENCHMARKS.md").read_text()

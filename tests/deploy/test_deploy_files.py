@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.service.tiny_models import make_tiny_model
-from tests.support import free_port, start_service, stop, wait_http
+from service.testing.server import free_port, start_service, stop, wait_http
+from service.testing.tiny_models import make_tiny_model
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -17,8 +17,8 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from service.app import create_app
+from service.testing.tiny_models import make_tiny_model
 from tests.service.conftest import make_settings, noise_png
-from tests.service.tiny_models import make_tiny_model
 
 
 def _save(im: Image.Image, fmt: str, **kw: object) -> bytes:

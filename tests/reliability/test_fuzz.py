@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.service.tiny_models import make_tiny_model
-from tests.support import start_service, stop
+from service.testing.server import start_service, stop
+from service.testing.tiny_models import make_tiny_model
 
 EXAMPLES = int(os.environ.get("ALI_FUZZ_EXAMPLES", "40"))
 CHECKS = (

@@ -11,8 +11,8 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.service.tiny_models import make_tiny_model
-from tests.support import start_service, stop
+from service.testing.server import start_service, stop
+from service.testing.tiny_models import make_tiny_model
 
 
 def rss_mb(pid: int) -> float:

@@ -11,7 +11,7 @@ from PIL import Image
 
 from service.app import create_app
 from service.settings import Settings
-from tests.service.tiny_models import make_tiny_model
+from service.testing.tiny_models import make_tiny_model
 
 
 @pytest.fixture(scope="session")

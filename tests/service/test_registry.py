@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 
 from service.app import create_app
 from service.manifest import ManifestError, load_manifest
+from service.testing.tiny_models import make_tiny_model
 from tests.service.conftest import make_settings
-from tests.service.tiny_models import make_tiny_model
 
 
 @pytest.fixture()

@@ -15,9 +15,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from service.testing.server import service_env, start_service, stop, wait_http
+from service.testing.tiny_models import make_tiny_model
 from service.workers import reuseport_supported
-from tests.service.tiny_models import make_tiny_model
-from tests.support import service_env, start_service, stop, wait_http
 
 pytestmark = pytest.mark.skipif(not reuseport_supported(), reason="per-worker sockets: Linux")
 

@@ -1,4 +1,4 @@
-"""Running the real service as a subprocess on loopback (shared by deploy and reliability tests)."""
+"""Running the real service as a subprocess on loopback (tests and benchmarks)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # the checkout: service/ is importable from it
 
 
 def free_port() -> int:
@@ -20,7 +20,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_http(url: str, timeout: float = 60, proc: subprocess.Popen | None = None) -> None:
+def wait_http(url: str, timeout: float = 60, proc: subprocess.Popen[bytes] | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -49,7 +49,7 @@ def service_env(model_dir: Path, port: int, **settings: object) -> dict[str, str
     return env
 
 
-def start_service(model_dir: Path, **settings: object) -> tuple[subprocess.Popen, str]:
+def start_service(model_dir: Path, **settings: object) -> tuple[subprocess.Popen[bytes], str]:
     """`python -m service.main` on a free port; returns (process, base URL) once ready."""
     port = free_port()
     env = service_env(model_dir, port, **settings)
@@ -73,7 +73,7 @@ def start_service(model_dir: Path, **settings: object) -> tuple[subprocess.Popen
     return proc, url
 
 
-def stop(proc: subprocess.Popen) -> None:
+def stop(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         proc.terminate()
         try:

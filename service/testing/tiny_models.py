@@ -32,7 +32,13 @@ def _init(name: str, arr: np.ndarray) -> onnx.TensorProto:
     return numpy_helper.from_array(arr, name)
 
 
-def _save(nodes, inputs, outputs, inits, path: Path) -> None:
+def _save(
+    nodes: list[onnx.NodeProto],
+    inputs: list[onnx.ValueInfoProto],
+    outputs: list[onnx.ValueInfoProto],
+    inits: list[onnx.TensorProto],
+    path: Path,
+) -> None:
     graph = helper.make_graph(nodes, path.stem, inputs, outputs, inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
     model.ir_version = 8
@@ -40,7 +46,14 @@ def _save(nodes, inputs, outputs, inits, path: Path) -> None:
     onnx.save(model, str(path))
 
 
-def _label_terms(conditional: bool, classes: int, width: int, rng, prefix: str):
+LabelTerms = tuple[
+    list[onnx.ValueInfoProto], list[onnx.NodeProto], list[onnx.TensorProto], str | None
+]
+
+
+def _label_terms(
+    conditional: bool, classes: int, width: int, rng: np.random.Generator, prefix: str
+) -> LabelTerms:
     """Optional y input and a Gather of a [classes, width] table -> [N, width]."""
     if not conditional:
         return [], [], [], None
@@ -151,7 +164,7 @@ def make_tiny_model(
             epochs=0,
             seed=seed,
             git_commit="test",
-            command="tests/service/tiny_models.py",
+            command="service/testing/tiny_models.py",
         ),
     )
     write_manifest(manifest, out)
