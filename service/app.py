@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from service.body_limit import BodyLimitMiddleware
 from service.errors import install_error_handlers
 from service.metrics import Metrics, MetricsMiddleware
 from service.registry import ModelRegistry
@@ -46,6 +47,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = metrics
     app.state.registry = registry
     install_error_handlers(app)
+    # The last added is the outermost: metrics see every request, the 413s included.
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     for r in (health.router, models.router, inference.router, generation.router):
         app.include_router(r)

@@ -7,6 +7,8 @@ Every error response has the same JSON shape:
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -71,12 +73,29 @@ def _json(
     return JSONResponse(error_body(status, code, message), status_code=status, headers=headers)
 
 
-def _validation_message(exc: RequestValidationError) -> str:
+def format_validation_errors(errors: Sequence[Any]) -> str:
+    """pydantic/FastAPI error dicts -> "latents.0.1: Input should be a valid number; ..."."""
     parts = []
-    for err in exc.errors():
+    for err in errors:
         loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query"))
         parts.append(f"{loc or 'request'}: {err.get('msg', 'invalid')}")
     return "; ".join(parts[:10])
+
+
+# Starlette and FastAPI raise HTTPException for routing, multipart and JSON parsing problems.
+_HTTP_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def _http_message(exc: StarletteHTTPException) -> str:
+    if isinstance(exc.__cause__, RecursionError):  # json.loads on [[[[...]]]] thousands deep
+        return "body JSON is nested too deeply"
+    return str(exc.detail)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -86,12 +105,15 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return _json(422, "invalid_input", _validation_message(exc))
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):  # not JSON at all: malformed
+            return _json(400, "bad_request", "body is not valid JSON")
+        return _json(422, "invalid_input", format_validation_errors(errors))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return _json(exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))
+        code = _HTTP_CODES.get(exc.status_code, "http_error")
+        return _json(exc.status_code, code, _http_message(exc), getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

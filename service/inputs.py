@@ -1,50 +1,65 @@
-"""Reading request bodies: size limits, multipart or JSON images, labels, latents.
+"""Reading request bodies: multipart or JSON images, labels, latents.
 
-Bodies are read with a hard byte limit (413 beyond it, whether or not Content-Length is sent), then
-parsed: multipart/form-data (field `images`, repeatable; optional `labels`) or application/json.
+The body-size limit is enforced for every route by service/body_limit.py. Routes that take
+images read them through `read_image_request`: multipart/form-data (file field `images`,
+repeatable; other fields as text) or application/json (base64 images, validated by a pydantic
+model).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator
-from typing import Any
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import numpy as np
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
-from starlette.formparsers import MultiPartException, MultiPartParser
 
-from service.errors import BadRequest, InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from service.errors import (
+    BadRequest,
+    InvalidInput,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    format_validation_errors,
+)
 from service.imaging import check_latents, decode_base64, decode_image
 from service.manifest import Manifest
 from service.schemas import ImagesIn
 from service.settings import Settings
 
-
-async def read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        try:
-            if int(declared) > limit:
-                raise PayloadTooLarge(f"body is {declared} bytes; the limit is {limit}")
-        except ValueError:
-            raise BadRequest("Content-Length is not a number") from None
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"body exceeds the limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+M = TypeVar("M", bound=BaseModel)
+MULTIPART, JSON = "multipart/form-data", "application/json"
 
 
 def media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
-def parse_json(body: bytes, schema: type[BaseModel]) -> Any:
+def require_media_type(request: Request, accepted: Collection[str]) -> str:
+    kind = media_type(request)
+    if kind not in accepted:
+        raise UnsupportedMediaType(
+            f"content type {kind or '(none)'} is not supported; use "
+            + " or ".join(
+                {
+                    MULTIPART: "multipart/form-data (file field 'images')",
+                    JSON: "application/json",
+                }[k]
+                for k in accepted
+            )
+        )
+    return kind
+
+
+async def json_only(request: Request) -> None:
+    """Dependency for JSON-body routes: 415 for any other content type, before the body."""
+    require_media_type(request, (JSON,))
+
+
+def parse_json(body: bytes, schema: type[M]) -> M:
     if not body:
         raise BadRequest("request body is empty; send JSON")
     try:
@@ -56,39 +71,54 @@ def parse_json(body: bytes, schema: type[BaseModel]) -> Any:
     try:
         return schema.model_validate(data)
     except ValidationError as e:
-        msgs = [
-            f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}" for err in e.errors()
-        ]
-        raise InvalidInput("; ".join(msgs[:10])) from None
+        raise InvalidInput(format_validation_errors(e.errors())) from None
 
 
-async def _multipart(
-    request: Request, body: bytes, settings: Settings
-) -> tuple[list[bytes], list[str]]:
-    async def stream() -> AsyncGenerator[bytes, None]:
-        yield body
+@dataclass
+class ImageRequest:
+    """What a multipart or JSON body carried: encoded images and the other fields."""
 
-    parser = MultiPartParser(
-        request.headers,
-        stream(),
+    images: list[bytes]
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+async def read_image_request(
+    request: Request, settings: Settings, schema: type[BaseModel]
+) -> ImageRequest:
+    """Images plus fields from multipart, or from JSON validated by `schema` (which has an
+    `images: list[str]` of base64 strings); `fields` then holds the other fields that were sent."""
+    if require_media_type(request, (MULTIPART, JSON)) == MULTIPART:
+        return await _read_form(request, settings)
+    payload = parse_json(await request.body(), schema)
+    data = payload.model_dump(exclude={"images"}, exclude_unset=True)
+    b64s: list[str] = getattr(payload, "images", None) or []
+    if len(b64s) > settings.max_images:
+        raise PayloadTooLarge(f"{len(b64s)} images; the limit is {settings.max_images}")
+    images = [decode_base64(s, f"image {i}") for i, s in enumerate(b64s)]
+    return ImageRequest(images, data)
+
+
+async def _read_form(request: Request, settings: Settings) -> ImageRequest:
+    # Starlette answers a malformed multipart body (or one over these limits) with a 400.
+    async with request.form(
         max_files=settings.max_images,
         max_fields=settings.max_images + 16,
         max_part_size=settings.max_body_bytes,
-    )
-    try:
-        form = await parser.parse()
-    except MultiPartException as e:
-        raise BadRequest(f"malformed multipart body: {e.message}") from None
-    try:
-        files = []
+    ) as form:
+        images = []
         for item in form.getlist("images"):
             if not isinstance(item, UploadFile):
                 raise BadRequest("multipart field 'images' must be a file")
-            files.append(await item.read())
-        labels = [v for v in form.getlist("labels") if isinstance(v, str)]
-    finally:
-        await form.close()
-    return files, labels
+            images.append(await item.read())
+        fields: dict[str, Any] = {}
+        for key, value in form.multi_items():
+            if key == "images" or not isinstance(value, str):
+                continue
+            if key == "labels":  # repeatable, or one "1,2,3" field
+                fields.setdefault("labels", []).append(value)
+            else:
+                fields[key] = value
+    return ImageRequest(images, fields)
 
 
 def parse_labels(raw: list[Any] | None, n: int, manifest: Manifest) -> np.ndarray | None:
@@ -145,26 +175,9 @@ async def read_images(
     request: Request, manifest: Manifest, settings: Settings
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Images (+ labels) from a multipart or JSON body -> x [N, C, H, W], y [N] or None."""
-    kind = media_type(request)
-    if kind not in ("multipart/form-data", "application/json"):
-        raise UnsupportedMediaType(
-            f"content type {kind or '(none)'} is not supported; use multipart/form-data "
-            "(field 'images') or application/json ({\"images\": [base64, ...]})"
-        )
-    body = await read_body(request, settings.max_body_bytes)
-    if kind == "multipart/form-data":
-        blobs, raw_labels = await _multipart(request, body, settings)
-        labels: list[Any] | None = raw_labels
-    else:
-        payload = parse_json(body, ImagesIn)
-        if len(payload.images) > settings.max_images:
-            raise PayloadTooLarge(
-                f"{len(payload.images)} images; the limit is {settings.max_images}"
-            )
-        blobs = [decode_base64(s, f"image {i}") for i, s in enumerate(payload.images)]
-        labels = payload.labels
-    x = decode_all(blobs, manifest, settings)
-    return x, parse_labels(labels, len(x), manifest)
+    body = await read_image_request(request, settings, ImagesIn)
+    x = decode_all(body.images, manifest, settings)
+    return x, parse_labels(body.fields.get("labels"), len(x), manifest)
 
 
 def latents_array(values: list[list[float]], manifest: Manifest, settings: Settings) -> np.ndarray:

@@ -48,14 +48,10 @@ class ServedModel:
             ) from None
 
     def _feeds(self, feeds: dict[str, np.ndarray], y: np.ndarray | None) -> dict[str, np.ndarray]:
-        if self.manifest.conditional:
-            if y is None:
-                raise InvalidInput(
-                    f"model {self.model.name} is conditional: give one label per item "
-                    f"(0..{self.manifest.num_classes - 1})"
-                )
-            feeds["y"] = y.astype(np.int64)
-        return feeds
+        try:
+            return self.model.with_labels(feeds, y)
+        except ValueError as e:
+            raise InvalidInput(str(e)) from None
 
     async def encode(self, x: np.ndarray, y: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         mu, log_sigma = await self._call("encoder", self._feeds({"x": x}, y))

@@ -132,19 +132,26 @@ class Model:
 
     # Convenience wrappers for offline use (eval, benchmarks); the service goes through batchers.
     def encode(self, x: np.ndarray, y: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        mu, log_sigma = self.networks["encoder"].run(self._with_y({"x": x}, y))
+        mu, log_sigma = self.networks["encoder"].run(self.with_labels({"x": x}, y))
         return mu, log_sigma
 
     def decode(self, z: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
-        return self.networks["decoder"].run(self._with_y({"z": z}, y))[0]
+        return self.networks["decoder"].run(self.with_labels({"z": z}, y))[0]
 
     def discriminate(self, x: np.ndarray, z: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
-        return self.networks["discriminator"].run(self._with_y({"x": x, "z": z}, y))[0]
+        return self.networks["discriminator"].run(self.with_labels({"x": x, "z": z}, y))[0]
 
-    def _with_y(self, feeds: dict[str, np.ndarray], y: np.ndarray | None) -> dict[str, np.ndarray]:
+    def with_labels(
+        self, feeds: dict[str, np.ndarray], y: np.ndarray | None
+    ) -> dict[str, np.ndarray]:
+        """Add the `y` input [N] int64 for a conditional model (ValueError if y is missing)."""
         if self.manifest.conditional:
             if y is None:
-                raise ValueError(f"model {self.name} is conditional: labels are required")
+                m = self.manifest
+                raise ValueError(
+                    f"model {m.name} is conditional: give one label per item "
+                    f"(0..{m.num_classes - 1})"
+                )
             feeds["y"] = y.astype(np.int64)
         return feeds
 

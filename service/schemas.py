@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -32,7 +32,21 @@ class LatentsIn(BaseModel):
     labels: list[int] | None = Field(None, description="one label per latent (conditional)")
 
 
-class InterpolateIn(BaseModel):
+class ImagesForm(BaseModel):
+    """multipart/form-data alternative to ImagesIn (documents the form; parsed by hand)."""
+
+    images: list[bytes] = Field(description="image files (PNG, JPEG, ...), one part each")
+    labels: list[int] | None = Field(None, description="one label per image (conditional)")
+
+
+class InterpolateOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    label: int | None = Field(None, description="class for the whole path (conditional models)")
+    steps: int = Field(8, description="points on the path, ends included")
+    method: Literal["lerp", "slerp"] = "lerp"
+
+
+class InterpolateIn(InterpolateOptions):
     """Two end points: either two images (base64) or two latents."""
 
     model_config = ConfigDict(
@@ -41,9 +55,25 @@ class InterpolateIn(BaseModel):
     )
     images: list[str] | None = Field(None, min_length=2, max_length=2)
     latents: list[list[float]] | None = Field(None, min_length=2, max_length=2)
-    label: int | None = Field(None, description="class for the whole path (conditional models)")
-    steps: int = Field(8, description="points on the path, ends included")
-    method: Literal["lerp", "slerp"] = "lerp"
+
+
+class InterpolateForm(InterpolateOptions):
+    """multipart/form-data alternative: two image files; the options as fields or query."""
+
+    images: list[bytes] = Field(min_length=2, max_length=2, description="two image files")
+
+
+def request_body_doc(json_model: type[BaseModel], form_model: type[BaseModel]) -> dict[str, Any]:
+    """OpenAPI requestBody for routes that read JSON or multipart themselves (one reader)."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {"schema": form_model.model_json_schema()},
+                "application/json": {"schema": json_model.model_json_schema()},
+            },
+        }
+    }
 
 
 class EncodeOut(BaseModel):

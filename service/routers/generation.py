@@ -3,58 +3,45 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
+from pydantic import ValidationError
 
 from service.deps import PNG_RESPONSE, AppSettings, Format, Served, image_response
-from service.errors import InvalidInput, UnsupportedMediaType
-from service.imaging import decode_base64
+from service.errors import InvalidInput, format_validation_errors
 from service.inputs import (
     check_label_range,
     decode_all,
+    json_only,
     latents_array,
-    media_type,
-    parse_json,
     parse_labels,
-    read_body,
+    read_image_request,
 )
 from service.routers.inference import ERRORS
-from service.schemas import InterpolateIn, LatentsIn
+from service.schemas import (
+    InterpolateForm,
+    InterpolateIn,
+    InterpolateOptions,
+    LatentsIn,
+    request_body_doc,
+)
 
 router = APIRouter(tags=["generation"])
-JSON_ONLY = {"application/json"}
-
-
-async def _json_body(request: Request, settings: AppSettings) -> bytes:
-    kind = media_type(request)
-    if kind not in JSON_ONLY:
-        raise UnsupportedMediaType(f"content type {kind or '(none)'} is not supported; send JSON")
-    return await read_body(request, settings.max_body_bytes)
-
-
-def _body_doc(schema: type) -> dict[str, Any]:
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": schema.model_json_schema()}},  # type: ignore[attr-defined]
-        }
-    }
 
 
 @router.post(
     "/decode",
     responses={**ERRORS, **PNG_RESPONSE},
     response_class=Response,
-    openapi_extra=_body_doc(LatentsIn),
+    dependencies=[Depends(json_only)],
     summary="Latents -> images Gx(z)",
 )
 async def decode(
-    request: Request, served: Served, settings: AppSettings, format: Format = "png"
+    body: LatentsIn, served: Served, settings: AppSettings, format: Format = "png"
 ) -> Response:
-    body = parse_json(await _json_body(request, settings), LatentsIn)
     z = latents_array(body.latents, served.manifest, settings)
     y = parse_labels(body.labels, len(z), served.manifest)
     return image_response(served, await served.decode(z, y), z, y, format)
@@ -112,28 +99,45 @@ def slerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
     "/interpolate",
     responses={**ERRORS, **PNG_RESPONSE},
     response_class=Response,
-    openapi_extra=_body_doc(InterpolateIn),
+    openapi_extra=request_body_doc(InterpolateIn, InterpolateForm),
     summary="The images along a latent path between two images or two latents",
 )
 async def interpolate(
-    request: Request, served: Served, settings: AppSettings, format: Format = "png"
+    request: Request,
+    served: Served,
+    settings: AppSettings,
+    format: Format = "png",
+    steps: Annotated[int | None, Query(description="overrides the body's steps")] = None,
+    method: Annotated[Literal["lerp", "slerp"] | None, Query()] = None,
+    label: Annotated[int | None, Query(description="class (conditional models)")] = None,
 ) -> Response:
+    """JSON (two base64 images or two latents) or multipart (two files in field `images`);
+    `steps`, `method`, `label` in the JSON body, as form fields, or in the query."""
     m = served.manifest
-    body = parse_json(await _json_body(request, settings), InterpolateIn)
-    if not 2 <= body.steps <= settings.max_steps:
-        raise InvalidInput(f"steps={body.steps} must be between 2 and {settings.max_steps}")
-    if (body.images is None) == (body.latents is None):
+    body = await read_image_request(request, settings, InterpolateIn)
+    query = {"steps": steps, "method": method, "label": label}
+    opts = _options({k: v for k, v in query.items() if v is not None} | body.fields)
+    if not 2 <= opts.steps <= settings.max_steps:
+        raise InvalidInput(f"steps={opts.steps} must be between 2 and {settings.max_steps}")
+    latents: list[list[float]] | None = body.fields.get("latents")
+    if bool(body.images) == (latents is not None) or (body.images and len(body.images) != 2):
         raise InvalidInput("send exactly one of 'images' (two) or 'latents' (two)")
-    y2 = parse_labels(None if body.label is None else [body.label, body.label], 2, m)
-    if body.images is not None:
-        blobs = [decode_base64(s, f"image {i}") for i, s in enumerate(body.images)]
-        ends, _ = await served.encode(decode_all(blobs, m, settings), y2)
+    y2 = parse_labels(None if opts.label is None else [opts.label, opts.label], 2, m)
+    if latents is not None:
+        ends = latents_array(latents, m, settings)
     else:
-        assert body.latents is not None
-        ends = latents_array(body.latents, m, settings)
-    t = np.linspace(0.0, 1.0, body.steps, dtype=np.float32)[:, None]
-    path = slerp(ends[0], ends[1], t) if body.method == "slerp" else (1 - t) * ends[0] + t * ends[1]
+        ends, _ = await served.encode(decode_all(body.images, m, settings), y2)
+    t = np.linspace(0.0, 1.0, opts.steps, dtype=np.float32)[:, None]
+    path = slerp(ends[0], ends[1], t) if opts.method == "slerp" else (1 - t) * ends[0] + t * ends[1]
     path = path.astype(np.float32)
-    y = None if y2 is None else np.full(body.steps, y2[0], dtype=np.int64)
+    y = None if y2 is None else np.full(opts.steps, y2[0], dtype=np.int64)
     images = await served.decode(path, y)
-    return image_response(served, images, path, y, format, cols=body.steps)
+    return image_response(served, images, path, y, format, cols=opts.steps)
+
+
+def _options(values: dict[str, Any]) -> InterpolateOptions:
+    fields = {k: v for k, v in values.items() if k in InterpolateOptions.model_fields}
+    try:
+        return InterpolateOptions.model_validate(fields)
+    except ValidationError as e:
+        raise InvalidInput(format_validation_errors(e.errors())) from None

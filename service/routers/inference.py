@@ -10,7 +10,14 @@ from fastapi.responses import Response
 
 from service.deps import PNG_RESPONSE, AppSettings, Format, Served, image_response
 from service.inputs import read_images
-from service.schemas import EncodeOut, ErrorOut, ImagesIn, ScoreOut
+from service.schemas import (
+    EncodeOut,
+    ErrorOut,
+    ImagesForm,
+    ImagesIn,
+    ScoreOut,
+    request_body_doc,
+)
 
 router = APIRouter(tags=["inference"])
 
@@ -18,28 +25,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorOut} for code in (400, 404, 413, 415, 422, 503, 504)
 }
 
-# The body is parsed by hand (multipart or JSON), so document both shapes for OpenAPI.
-IMAGES_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["images"],
-                    "properties": {
-                        "images": {
-                            "type": "array",
-                            "items": {"type": "string", "format": "binary"},
-                        },
-                        "labels": {"type": "array", "items": {"type": "integer"}},
-                    },
-                }
-            },
-            "application/json": {"schema": ImagesIn.model_json_schema()},
-        },
-    }
-}
+# The one reader (service/inputs.py) takes multipart or JSON; document both shapes.
+IMAGES_BODY = request_body_doc(ImagesIn, ImagesForm)
 
 
 @router.post(

@@ -265,3 +265,81 @@ def test_openapi_documents_every_endpoint(client: TestClient) -> None:
     enc = spec["paths"]["/encode"]["post"]["requestBody"]["content"]
     assert {"multipart/form-data", "application/json"} <= set(enc)
     assert json.dumps(spec)  # serialisable
+
+
+def test_interpolate_accepts_two_images_as_multipart(client: TestClient) -> None:
+    a, b = noise_png(1), noise_png(2)
+    files = [("images", ("a.png", a)), ("images", ("b.png", b))]
+    r = client.post("/interpolate?format=json", files=files, data={"steps": "5", "method": "slerp"})
+    assert r.status_code == 200, r.text
+    multipart = np.asarray(r.json()["latents"])
+    assert multipart.shape == (5, 4)
+    # The same images as JSON give the same path; steps/method may also come in the query.
+    r = client.post(
+        "/interpolate?format=json&steps=5&method=slerp", json={"images": [_b64(a), _b64(b)]}
+    )
+    np.testing.assert_allclose(np.asarray(r.json()["latents"]), multipart, atol=1e-6)
+    r = client.post("/interpolate?steps=3", files=files)
+    assert r.status_code == 200 and _png_shape(r.content) == (2 + 3 * 10, 12)
+    # a conditional model takes its class as a form field
+    r = client.post("/interpolate?model=tiny-cond&format=json", files=files, data={"label": "3"})
+    assert r.status_code == 200 and r.json()["labels"] == [3] * 8
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "needle"),
+    [
+        ({"files": [("images", ("a.png", noise_png(1)))]}, "exactly one of"),
+        ({"files": [("images", ("a.png", noise_png(1)))] * 3}, "exactly one of"),
+        ({"files": [("images", ("a.png", noise_png(1)))] * 2, "data": {"steps": "x"}}, "steps"),
+        ({"files": [("images", ("a.png", noise_png(1)))] * 2, "data": {"steps": "1"}}, "steps"),
+    ],
+)
+def test_interpolate_multipart_errors(client: TestClient, kwargs: dict, needle: str) -> None:
+    r = client.post("/interpolate", **kwargs)
+    assert r.status_code == 422, r.text
+    assert needle in r.json()["error"]["message"]
+
+
+def test_json_routes_refuse_other_content_types(client: TestClient) -> None:
+    r = client.post("/decode", content=b"latents", headers={"content-type": "text/plain"})
+    assert r.status_code == 415 and r.json()["error"]["code"] == "unsupported_media_type"
+    r = client.post("/decode", files={"latents": ("z", b"0")})
+    assert r.status_code == 415
+
+
+def test_body_limit_is_one_middleware_for_every_route(model_dir) -> None:
+    from service.app import create_app
+    from tests.service.conftest import make_settings
+
+    with TestClient(create_app(make_settings(model_dir, max_body_bytes=4096))) as small:
+        big = json.dumps({"latents": [[0.0] * 4] * 400}).encode()
+        # declared length over the limit: refused before the body is read
+        r = small.post("/decode", content=big, headers={"content-type": "application/json"})
+        assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large"
+
+        def chunks():  # no Content-Length: counted as it is read
+            for i in range(0, len(big), 1000):
+                yield big[i : i + 1000]
+
+        r = small.post("/decode", content=chunks(), headers={"content-type": "application/json"})
+        assert r.status_code == 413 and "limit of 4096" in r.json()["error"]["message"]
+        r = small.post("/interpolate", files=[("images", ("a.png", b"x" * 5000))] * 2)
+        assert r.status_code == 413
+        r = small.post(
+            "/decode",
+            content=b"{}",
+            headers={"content-type": "application/json", "content-length": "x"},
+        )
+        assert r.status_code == 400
+        assert small.get("/sample?n=1").status_code == 200
+
+
+def test_openapi_bodies_come_from_the_models(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    decode = paths["/decode"]["post"]["requestBody"]["content"]
+    assert set(decode) == {"application/json"}
+    interp = paths["/interpolate"]["post"]["requestBody"]["content"]
+    assert {"multipart/form-data", "application/json"} == set(interp)
+    form = interp["multipart/form-data"]["schema"]["properties"]
+    assert form["images"]["items"]["format"] == "binary" and "steps" in form
