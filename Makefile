@@ -39,6 +39,7 @@ test-serve: $(SERVE_TEST_VENV)/.installed
 lint: $(DEV_VENV)/.installed
 	$(DEV_VENV)/bin/ruff check .
 	$(DEV_VENV)/bin/ruff format --check .
+	$(DEV_VENV)/bin/lint-imports
 
 typecheck: $(DEV_VENV)/.installed
 	$(DEV_VENV)/bin/mypy service

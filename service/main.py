@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> None:
             workers=settings.workers,
             log_level=settings.log_level,
             timeout_graceful_shutdown=int(settings.drain_seconds),
+            timeout_keep_alive=settings.keepalive_timeout_s,
         )
         return
     serve(settings)

@@ -57,6 +57,7 @@ def serve(settings: Settings, sock: socket.socket | None = None) -> bool:
         port=settings.port,
         log_level=settings.log_level,
         timeout_graceful_shutdown=int(settings.drain_seconds),
+        timeout_keep_alive=settings.keepalive_timeout_s,
     )
     server = DrainingServer(config, app.state, settings.shutdown_delay_s)
     server.run(sockets=None if sock is None else [sock])

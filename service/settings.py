@@ -62,6 +62,13 @@ class Settings(BaseSettings):
         1, ge=1, description="worker processes (each with its own socket on Linux)"
     )
     log_level: str = "info"
+    keepalive_timeout_s: int = Field(
+        650,
+        ge=1,
+        description="close idle keep-alive connections after this long; keep it above the "
+        "idle timeout of clients and load balancers in front (AWS ALB 60 s, Azure 240 s, "
+        "Google Cloud 600 s), or a pooled request can race the close and be lost",
+    )
     shutdown_delay_s: float = Field(
         1.0, ge=0, description="after SIGTERM, keep accepting (with /readyz 503) this long"
     )

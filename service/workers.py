@@ -64,7 +64,9 @@ def _worker(overrides: dict[str, Any]) -> None:
             "worker %d cannot listen on %s:%d: %s", os.getpid(), settings.host, settings.port, e
         )
         sys.exit(STARTUP_FAILURE)
-    if not serve(settings, sock):  # e.g. no loadable model: restarting would fail the same way
+    # False when the app's lifespan raised (an unexpected error while loading models; a model
+    # that merely fails to load is reported by /readyz instead): a restart would fail the same way.
+    if not serve(settings, sock):
         sys.exit(STARTUP_FAILURE)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import subprocess
 import sys
 import warnings
@@ -158,6 +159,14 @@ def check_parity(net: str, graph: nn.Module, cfg: ModelConfig, path: Path) -> fl
     return worst
 
 
+def preset_name(meta: dict[str, Any]) -> str | None:
+    """The preset a checkpoint was trained from (older checkpoints: from their command line)."""
+    if meta.get("preset"):
+        return str(meta["preset"])
+    found = re.search(r"--preset[ =](\S+)", str(meta.get("command", "")))
+    return found.group(1) if found else None
+
+
 def git_commit() -> str:
     try:
         out = subprocess.run(
@@ -211,7 +220,7 @@ def export_checkpoint(
         files=files,
         training=TrainingSummary(
             dataset=tcfg["dataset"],
-            preset=cfg.arch,
+            preset=preset_name(meta) or cfg.arch,
             epochs=int(ckpt["epoch"]) + 1,
             seed=int(tcfg["seed"]),
             git_commit=git_commit(),

@@ -168,6 +168,7 @@ def train(
     device: str = "cpu",
     progress: bool = True,
     command: str = "",
+    preset_name: str = "",
 ) -> Trainer:
     """Run training; returns the trainer (used by ali-eval and tests)."""
     dist = setup(device)
@@ -182,6 +183,7 @@ def train(
             trainer.epoch += 1  # the checkpoint holds a finished epoch
         else:
             trainer.meta["command"] = command
+            trainer.meta["preset"] = preset_name  # the manifest records it (training.preset)
         if dist.is_main:
             out.mkdir(parents=True, exist_ok=True)
         images = EpochImages(trainer, batches, out) if mcfg.arch != "toy" and dist.is_main else None
@@ -263,6 +265,7 @@ def main(argv: list[str] | None = None) -> None:
         device=args.device,
         progress=not args.quiet,
         command=command,
+        preset_name=args.preset,
     )
 
 

@@ -36,6 +36,7 @@ def tiny_checkpoint(tmp_path: Path, conditional: bool, d_condition: str = "conca
     x, y = torch.rand(8, 1, 28, 28) * 2 - 1, torch.randint(0, 10, (8,))
     tr.train_step(x, y)  # BN statistics and EMA weights are not at their init values
     tr.meta["command"] = "test"
+    tr.meta["preset"] = "mnist"
     path = tmp_path / "ckpt.pt"
     save_checkpoint(path, tr.state_dict())
     return path
@@ -55,6 +56,7 @@ def test_export_parity_and_manifest(tmp_path: Path, conditional: bool, d_conditi
     assert manifest.conditional == conditional and manifest.latent.dim == 8
     assert manifest.classes == ([str(i) for i in range(10)] if conditional else [])
     assert manifest.training.command == "test"
+    assert manifest.training.preset == "mnist"  # the preset's name, not the architecture
 
     # The service runtime gives the same numbers as the PyTorch modules (EMA weights, eval mode).
     from training.checkpoint import load_checkpoint
@@ -93,6 +95,19 @@ def test_parity_check_fails_loudly(tmp_path: Path) -> None:
             cfg,
             tmp_path / "models" / "tiny" / "decoder.onnx",
         )
+
+
+def test_preset_name_for_older_checkpoints() -> None:
+    from training.export import preset_name
+
+    assert preset_name({"command": "ali-train --preset mnist-cond --epochs 10"}) == "mnist-cond"
+    assert preset_name({"preset": "toy", "command": "ali-train --preset mnist"}) == "toy"
+    assert preset_name({"command": "ali-train"}) is None
+
+
+def test_shipped_manifests_name_their_preset() -> None:
+    for name in SHIPPED:
+        assert load_manifest(ROOT / "models" / name).training.preset == name
 
 
 def test_manifest_hash_mismatch_is_named(tmp_path: Path) -> None:
