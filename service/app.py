@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from service.errors import install_error_handlers
 from service.metrics import Metrics, MetricsMiddleware
 from service.registry import ModelRegistry
-from service.routers import generation, health, inference, models
+from service.routers import docs, generation, health, inference, models, playground
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -41,12 +41,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             registry.draining = True
             await registry.close()
 
-    app = FastAPI(title="ALI service", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    # FastAPI's /docs and /redoc load their files from a CDN: service/routers/docs.py serves
+    # them from the service itself instead.
+    app = FastAPI(
+        title="ALI service",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.registry = registry
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
-    for r in (health.router, models.router, inference.router, generation.router):
+    for r in (health.router, models.router, inference.router, generation.router, docs.router):
         app.include_router(r)
+    playground.install(app)  # GET /: the page in service/static
     return app
