@@ -122,14 +122,15 @@ function selectModel(name) {
 
 // ---- sample -------------------------------------------------------------------------------
 
-// The sampler choices GET /sample offers, read from the OpenAPI schema; null when it has none.
+// The sampler choices GET /sample offers, read from the OpenAPI schema; null unless it offers
+// more than one.
 function samplerChoices(spec) {
   const op = spec && spec.paths && spec.paths["/sample"] && spec.paths["/sample"].get;
   const param = ((op && op.parameters) || []).find((p) => p.name === "sampler");
   if (!param) return null;
   const schema = param.schema || {};
   const values = enumOf(schema, spec);
-  return values ? { values, default: schema.default ?? values[0] } : null;
+  return values && values.length > 1 ? { values, default: schema.default ?? values[0] } : null;
 }
 
 function enumOf(schema, spec) {

@@ -267,6 +267,7 @@ def test_sampler_choice_appears_when_the_api_offers_one(page: Chrome) -> None:
           f(param({type: 'string', enum: ['ancestral', 'drs'], default: 'drs'})),
           f(param({anyOf: [{$ref: '#/components/schemas/Sampler'}, {type: 'null'}]})),
           f(param({type: 'string'})),
+          f(param({type: 'string', enum: ['ancestral']})),
           f({paths: {'/sample': {get: {parameters: [{name: 'n'}]}}}}),
           f(null),
         ];
@@ -275,6 +276,7 @@ def test_sampler_choice_appears_when_the_api_offers_one(page: Chrome) -> None:
     assert choices == [
         {"values": ["ancestral", "drs"], "default": "drs"},
         {"values": ["ancestral", "drs", "gibbs", "drs+gibbs"], "default": "ancestral"},
+        None,
         None,
         None,
         None,
