@@ -15,7 +15,7 @@ from service.body_limit import BodyLimitMiddleware
 from service.errors import install_error_handlers
 from service.metrics import Metrics, MetricsMiddleware
 from service.registry import ModelRegistry
-from service.routers import generation, health, inference, models
+from service.routers import docs, generation, health, inference, models, playground
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             registry.draining = True
             await registry.close()
 
-    app = FastAPI(title="ALI service", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    # FastAPI's /docs and /redoc load their files from a CDN: service/routers/docs.py serves
+    # them from the service itself instead.
+    app = FastAPI(
+        title="ALI service",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.registry = registry
@@ -50,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The last added is the outermost: metrics see every request, the 413s included.
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
-    for r in (health.router, models.router, inference.router, generation.router):
+    for r in (health.router, models.router, inference.router, generation.router, docs.router):
         app.include_router(r)
+    playground.install(app)  # GET /: the page in service/static
     return app

@@ -111,8 +111,31 @@ class Metrics:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
 
+def matched_route(scope: Scope) -> tuple[str, bool]:
+    """The route template a request matched, and whether it is an API operation.
+
+    API operations are the routes in the OpenAPI schema. The rest is the browser UI: the
+    playground page and its files, /favicon.ico, /docs, /redoc and their assets, /openapi.json.
+    Templates, not raw paths, keep the label set bounded (a 404 under a static mount is labelled
+    with the mount). Unmatched paths count as operations, as they always have.
+    """
+    route = scope.get("route")  # FastAPI's APIRoute puts itself here
+    if route is not None:
+        return str(route.path), bool(getattr(route, "include_in_schema", True))
+    endpoint = scope.get("endpoint")  # Starlette's Route (/openapi.json) and Mount (static files)
+    if endpoint is not None:
+        for r in getattr(scope.get("app"), "routes", ()):
+            if endpoint is getattr(r, "endpoint", None) or endpoint is getattr(r, "app", None):
+                return str(r.path), False
+    return "unmatched", True
+
+
 class MetricsMiddleware:
-    """Counts every HTTP request by its route template (not the raw path: bounded cardinality)."""
+    """Counts every HTTP request by its route template (not the raw path: bounded cardinality).
+
+    Only API operations go into the latency histogram, the SLO metric: a browser loading the
+    playground or /docs would otherwise add fast static-file requests that hide slow model calls.
+    """
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app, self.metrics = app, metrics
@@ -140,7 +163,8 @@ class MetricsMiddleware:
         finally:
             self.metrics.in_flight.dec()
             self.metrics.active_requests -= 1
-            route = scope.get("route")
-            endpoint = getattr(route, "path", None) or "unmatched"
+            endpoint, operation = matched_route(scope)
             self.metrics.requests.labels(endpoint, str(status)).inc()
-            self.metrics.request_duration.labels(endpoint).observe(time.perf_counter() - start)
+            if operation:
+                elapsed = time.perf_counter() - start
+                self.metrics.request_duration.labels(endpoint).observe(elapsed)
