@@ -173,3 +173,12 @@ def test_grafana_dashboard_queries_name_exported_metrics(service_url: str) -> No
     titles = " ".join(p["title"] for p in dash["panels"]).lower()
     for needed in ("requests/s", "p99", "batch size", "queue depth", "in flight"):
         assert needed in titles
+
+
+def test_ci_script_stops_no_process_by_name() -> None:
+    """.ci/run must not kill what it did not start (pkill -x prometheus could hit anyone's)."""
+    script = (ROOT / ".ci" / "run").read_text()
+    for word in ("pkill", "killall", "service prometheus stop", "systemctl stop"):
+        assert word not in script, word
+    assert "policy-rc.d" in script  # package installs start no daemons
+    assert "make test\n" in script  # the README's test command
