@@ -311,67 +311,72 @@ def markdown(res: dict) -> str:
             f"{t['plain_images_per_s']:.0f} images/s: ratio {t['ratio']:.2f} "
             f"(pairwise {', '.join(f'{r:.2f}' for r in t['pairwise_ratios'])}).",
         ]
-    lines += ["", NOTES]
+    lines += ["", notes(res)]
     return "\n".join(lines) + "\n"
 
 
-NOTES = """## Reading these figures
-
-- **Batching on CPU.** Section 1 is the key: on these 2 cores the MNIST networks cost about the
-  same per image at batch 1 as at batch 256 (the convolutions are compute-bound already at
-  batch 1), so merging requests saves only per-call overhead. Batching off now really runs each
-  request alone (before this round the "off" server still merged whatever was queued, which
-  made the comparison meaningless). What limits `/encode` at any concurrency is the per-request
-  HTTP, JSON, base64 and PNG work on the event loop (~0.5 ms, section 4), not onnxruntime
-  (~0.13 ms per image), so on ÷ off stays near 1.3× and the 5× target cannot be reached on this
-  CPU. On a GPU, where a batch of 64 costs little more than a batch of 1, the same batcher is
-  what makes concurrency pay; not measured here (no GPU was lent to this task).
-- **`/sample` vs raw.** The raw ceiling is the better of one call using both cores and two
-  single-threaded calls at once. Per `/sample?n=64` the service adds ~1.4 ms of event-loop work
-  (HTTP, routing, the PNG grid: Pillow took ~1.2 ms of that before the hand-written encoder in
-  `service/grid.py`, now ~0.4 ms) to ~14 ms of single-threaded onnxruntime. In one process that
-  work contends for the GIL with the inference threads: a thread whose onnxruntime call has
-  finished waits for the GIL while its core idles (py-spy: the inference thread busy ~85 % of
-  the time; a 0.5 ms `sys.setswitchinterval` lifted `2x1_thread` from 0.75 to 0.80 in one
-  scratch run and not at all in another). One single-threaded worker process per core
-  (`ALI_WORKERS=2 ALI_INTRA_OP_THREADS=1`, i.e. replicas on one host) has no GIL to share and
-  the best configuration. With uvicorn's shared listening socket it scored 0.835, 0.89, 0.936,
-  0.778 and 0.913 of the ceiling at concurrency 16 in five runs: whichever worker woke first
-  accepted a burst of wrk's keep-alive connections and kept them, so an uneven split left a core
-  idle for the whole run. Each worker now listens on its own `SO_REUSEPORT` socket
-  (`service/workers.py`) and the kernel hashes connections across them: 0.923 (c=16) and 0.928
-  (c=4) in the run above (256-d `mnist`), then 0.917, 0.916 and 0.846 at c=16 (0.916, 0.911,
-  0.876 at c=4) in three repeats of this row alone (`/tmp` script: ceiling, then 2 workers,
-  side by side). Met in 3 of 4 runs; the low repeat was low at both concurrencies, which a
-  connection split would not explain (machine noise), but the target is not reliably met. The same
-  configuration also doubles `/encode` throughput, whose limit is the per-request HTTP work of
-  one event loop.
-- **onnxruntime vs PyTorch.** The decoder is exported with its transposed convolutions rewritten
-  as sub-pixel convolutions (`training/onnx_rewrite.py`); `decoder_plain_export` is the same
-  network exported as it is, measured in the same run. The GFLOP/s columns count the networks'
-  convolution FLOPs: the encoder runs at ~300+ GFLOP/s in onnxruntime, close to what two cores
-  can do, and PyTorch's oneDNN is not far behind, so a 1.5× lead is not available on this CPU
-  for these networks without changing them (int8 or fp16 would change the outputs beyond the
-  export's 1e-4 parity). PyTorch's own figure varies from run to run on this machine by up to
-  1.7× (oneDNN kernel choice); the ratio is measured side by side in one run: decoder 0.86 and
-  1.23 in the last two runs (PyTorch 8,597 then 6,926 images/s), encoder 1.25 and 1.30. The
-  decoder's first layer (a transposed conv on the 1×1 code) is exported as a matrix product
-  since the later run: onnxruntime's decoder went from 7,393 to 8,484 images/s while the
-  unchanged `decoder_plain_export` moved 5,588 → 5,944 (the run-to-run drift).
-- **Session options.** Graph optimisation `all` (NCHWc layout, Conv+BN+activation fusion);
-  intra-op threads = cores with one inference thread by default; spinning on (off was slower:
-  27 ms vs 18 ms p50 for `/sample?n=64` in an earlier run). On CUDA: `cudnn_conv_algo_search`
-  (HEURISTIC by default; EXHAUSTIVE benchmarks kernels per shape at start-up, worth it for a
-  long-lived server with few shapes), `arena_extend_strategy` kSameAsRequested, and no IO
-  binding: outputs are consumed on the CPU for PNG/JSON anyway.
-- **HTTP stack.** uvicorn with httptools and uvloop (serve extra), and FastAPI dependencies as
-  `async def` (a plain `def` dependency costs a thread hop per request): together the encode
-  latency overhead went from 1.08 ms to ~0.5 ms.
-- **Memory.** The serving process holds both models, onnxruntime's arenas and the HTTP stack,
-  without torch (checked in `/proc/PID/maps`).
-- **Training.** The trainer reuses one encoder forward pass for both updates and makes one
-  decoder call for Gx(z) and the cycle term; the plain loop recomputes them.
-"""
+def notes(res: dict) -> str:
+    """The prose under the tables. Figures of this run come from `res`; figures of earlier runs
+    name the commit whose bench/results.json (or scratch run) they came from."""
+    this = f"this run ({res['date']}, `{res['commit']}`)"
+    enc = res["encode_batching_speedup"]["1x_all_cores"]
+    lat = res["latency"]
+    par = res["raw_ort_parallel"]["decoder"][64]
+    call_ms = 64 * par["streams"] / par["images_per_s"] * 1000  # one batch of 64, one thread
+    w2 = res["sample"].get(f"{res['machine']['cpus']}_workers", {})
+    w2_line = ", ".join(
+        f"{r['ratio_to_raw_decoder_b64']:.3f} at c={c}" for c, r in sorted(w2.items())
+    )
+    lines = [
+        "## Reading these figures",
+        "",
+        "- **Batching on CPU.** Section 1 is the key: on these 2 cores the MNIST networks cost "
+        "about the same per image at batch 1 as at batch 256 (the convolutions are compute-bound "
+        "already at batch 1), so merging requests saves only per-call overhead. What limits "
+        "`/encode` at any concurrency is the per-request HTTP, JSON, base64 and PNG work on the "
+        f"event loop (service p50 {lat['service_p50_ms']:.2f} ms against "
+        f"{lat['raw_encoder_b1_p50_ms']:.2f} ms of onnxruntime in {this}, section 4), so on ÷ "
+        f"off stays near {enc[64]:.2f}× at c=64 and the 5× target cannot be reached on this CPU. "
+        "On a GPU, where a batch of 64 costs little more than a batch of 1, the same batcher is "
+        "what makes concurrency pay; not measured here (no GPU was lent).",
+        "- **`/sample` vs raw.** The raw ceiling is the better of one call using both cores and "
+        "two single-threaded calls at once. Per `/sample?n=64` the service adds event-loop work "
+        "(HTTP, routing, the PNG grid, written by hand in `service/grid.py` because Pillow took "
+        "~1.2 ms of it when the service was first profiled, commit `4f81797`) to "
+        f"{call_ms:.1f} ms of single-threaded onnxruntime (section 1). In one process that work contends for the GIL with the "
+        "inference threads, so one single-threaded worker process per core "
+        "(`ALI_WORKERS=2 ALI_INTRA_OP_THREADS=1`) is the best configuration: "
+        f"{w2_line} of the ceiling in {this}. With uvicorn's shared listening socket the same "
+        "configuration scored between 0.778 and 0.936 at c=16 over five runs before commit "
+        "`702c9f2` (whichever worker woke first kept a burst of keep-alive connections); with "
+        "a `SO_REUSEPORT` socket per worker the run of commit `f6b187f` scored 0.923 (c=16) and "
+        "0.928 (c=4), and three repeats of that row alone 0.917, 0.916 and 0.846 at c=16. The "
+        "0.90 target is met in most runs, not reliably.",
+        "- **onnxruntime vs PyTorch.** The decoder is exported with its transposed convolutions "
+        "rewritten as sub-pixel convolutions and its first layer as a matrix product "
+        "(`training/onnx_rewrite.py`); `decoder_plain_export` is the same network exported as "
+        "it is, measured in the same run. The GFLOP/s columns count the networks' convolution "
+        "FLOPs; both runtimes are near what two cores can do, so a 1.5× lead is not available on "
+        "this CPU without changing the networks (int8 or fp16 would break the export's 1e-4 "
+        "parity). PyTorch's own figure varies by up to 1.7× between runs (oneDNN kernel "
+        "choice): the decoder ratio was 0.86 in the run of commit `f6b187f` (PyTorch 8,597 "
+        "images/s) — so read the ratio, which is measured side by side, not the absolute "
+        "figures.",
+        "- **Session options.** Graph optimisation `all`; intra-op threads = cores with one "
+        "inference thread by default; spinning on (off was slower: 27 ms vs 18 ms p50 for "
+        "`/sample?n=64` in the first full run, commit `3ae96c0`). On CUDA: "
+        "`cudnn_conv_algo_search` HEURISTIC by default (EXHAUSTIVE benchmarks kernels per shape "
+        "at start-up), `arena_extend_strategy` kSameAsRequested, no IO binding (outputs go to "
+        "PNG/JSON on the CPU anyway).",
+        "- **HTTP stack.** uvicorn with httptools and uvloop, FastAPI dependencies as `async "
+        "def` (a plain `def` dependency costs a thread hop per request): together they took "
+        "the encode latency overhead from 1.08 ms to ~0.5 ms (commit `74140c2`).",
+        "- **Memory.** The serving process holds both models, onnxruntime's arenas and the HTTP "
+        "stack, without torch (checked in `/proc/PID/maps`).",
+        "- **Training.** The trainer reuses one encoder forward pass for both updates and makes "
+        "one decoder call for Gx(z) and the cycle term; the plain loop recomputes them.",
+    ]
+    return "\n".join(lines)
 
 
 def _int_keys(obj: object) -> object:

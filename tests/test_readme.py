@@ -23,3 +23,25 @@ def test_ci_runs_the_readme_test_command() -> None:
     readme = (ROOT / "README.md").read_text()
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make test" in readme and "\nmake test\n" in ci
+
+
+def test_layout_table_lists_every_module() -> None:
+    readme = (ROOT / "README.md").read_text()
+    layout = readme.split("## Layout", 1)[1].split("\n## ", 1)[0]
+    rows = [ln for ln in layout.splitlines() if ln.startswith("| `")]
+    missing = []
+    for package in (
+        "service",
+        "service/routers",
+        "service/testing",
+        "training",
+        "training/nets",
+        "bench",
+    ):
+        for path in sorted((ROOT / package).glob("*.py")):
+            if path.name == "__init__.py":
+                continue
+            mine = [r for r in rows if f"`{package}/" in r.split("|")[1]]
+            if not any(path.name in r or f"`{path.stem}`" in r for r in mine):
+                missing.append(f"{package}/{path.name}")
+    assert not missing, f"README layout table lacks {missing}"
