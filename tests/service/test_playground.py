@@ -218,19 +218,16 @@ def test_api_errors_are_shown_as_text(page: Chrome, tmp_path: Path, shots: Path)
     assert error.is_displayed() and "is not a decodable image" in error.text
     assert page.find_element(By.ID, "recon").get_attribute("src") is None  # no stale image
 
-    n = page.find_element(By.ID, "sample-n")
-    n.clear()
-    n.send_keys("100000")
-    page.find_element(By.CSS_SELECTOR, "#sample-form button[type=submit]").click()
-    assert wait_panel(page, "sample-panel") == "error"
-    assert "n=100000 is above the maximum of 256" in by_id_text(page, "sample-error")
-
-    steps = page.find_element(By.ID, "steps")
-    steps.clear()
-    steps.send_keys("1")
-    page.find_element(By.CSS_SELECTOR, "#interp-form button[type=submit]").click()
-    assert wait_panel(page, "interp-panel") == "error"
-    assert "steps=1 must be between 2 and 64" in by_id_text(page, "interp-error")
+    for field, value, form, panel, expected in (
+        ("sample-n", "100000", "sample", "sample", "n=100000 is above the maximum of 256"),
+        ("steps", "1", "interp", "interp", "steps=1 must be between 2 and 64"),
+    ):
+        box = page.find_element(By.ID, field)
+        box.clear()
+        box.send_keys(value)
+        page.find_element(By.CSS_SELECTOR, f"#{form}-form button[type=submit]").click()
+        assert wait_panel(page, f"{panel}-panel") == "error"
+        assert expected in by_id_text(page, f"{panel}-error")
     page.save_screenshot(str(shots / "errors.png"))
     # The browser logs the error responses themselves; nothing else (no script error).
     assert all("the server responded with a status of" in m for m in console_errors(page))
