@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from service.errors import install_error_handlers
 from service.metrics import Metrics, MetricsMiddleware
 from service.registry import ModelRegistry
-from service.routers import generation, health, inference, models
+from service.routers import generation, health, inference, models, v2
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -23,6 +23,10 @@ DESCRIPTION = """
 Adversarially Learned Inference models served with onnxruntime: encode images to latents, decode
 latents to images, reconstruct, interpolate, sample, score. Rows from concurrent requests are
 batched dynamically. Errors share one JSON shape: `{"error": {"status", "code", "message"}}`.
+
+The same models also speak the Open Inference Protocol (KServe v2, as Triton does) under `/v2`:
+each network is a v2 model named `<model>.<network>` (e.g. `mnist.decoder`), with JSON or binary
+tensors; its errors are the protocol's `{"error": "message"}`.
 """
 
 
@@ -47,6 +51,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.registry = registry
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
-    for r in (health.router, models.router, inference.router, generation.router):
+    for r in (health.router, models.router, inference.router, generation.router, v2.router):
         app.include_router(r)
     return app

@@ -2,6 +2,9 @@
 
 Every error response has the same JSON shape:
     {"error": {"status": 422, "code": "invalid_input", "message": "what is wrong and how to fix it"}}
+except under /v2 (the Open Inference Protocol, service/routers/v2.py), where it is the protocol's
+    {"error": "what is wrong"}
+and a request the server cannot use (422 elsewhere) is a 400, as v2 clients expect.
 """
 
 from __future__ import annotations
@@ -71,6 +74,24 @@ def _json(
     return JSONResponse(error_body(status, code, message), status_code=status, headers=headers)
 
 
+def is_v2(request: Request) -> bool:
+    path = request.url.path
+    return path == "/v2" or path.startswith("/v2/")
+
+
+def _render(
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    if is_v2(request):
+        status = 400 if status == 422 else status
+        return JSONResponse({"error": message}, status_code=status, headers=headers)
+    return _json(status, code, message, headers)
+
+
 def _validation_message(exc: RequestValidationError) -> str:
     parts = []
     for err in exc.errors():
@@ -81,19 +102,21 @@ def _validation_message(exc: RequestValidationError) -> str:
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
-    async def _service_error(_: Request, exc: ServiceError) -> JSONResponse:
-        return _json(exc.status, exc.code, exc.message, exc.headers)
+    async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
+        return _render(request, exc.status, exc.code, exc.message, exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return _json(422, "invalid_input", _validation_message(exc))
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _render(request, 422, "invalid_input", _validation_message(exc))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return _json(exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))
+        headers = getattr(exc, "headers", None)
+        return _render(request, exc.status_code, code, str(exc.detail), headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return _json(500, "internal_error", "internal error; the server log has the details")
+        message = "internal error; the server log has the details"
+        return _render(request, 500, "internal_error", message)
