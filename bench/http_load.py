@@ -65,14 +65,31 @@ def wrk(
     }  # type: ignore[dict-item]
 
 
-def post_script(path: Path, body: str, content_type: str = "application/json") -> Path:
-    """A wrk Lua script that POSTs one fixed body."""
-    escaped = body.replace("\\", "\\\\").replace('"', '\\"')
-    path.write_text(
-        'wrk.method = "POST"\n'
-        f'wrk.headers["Content-Type"] = "{content_type}"\n'
-        f'wrk.body = "{escaped}"\n'
-    )
+def lua_string(data: bytes) -> str:
+    """Bytes as the inside of a Lua string literal: printable ASCII as is, other bytes \\ddd."""
+    out = []
+    for b in data:
+        if b in (0x22, 0x5C):  # " and \\
+            out.append("\\" + chr(b))
+        elif 0x20 <= b < 0x7F:
+            out.append(chr(b))
+        else:
+            out.append(f"\\{b:03d}")  # always 3 digits: a following digit can't extend it
+    return "".join(out)
+
+
+def post_script(
+    path: Path,
+    body: str | bytes,
+    content_type: str = "application/json",
+    headers: dict[str, str] | None = None,
+) -> Path:
+    """A wrk Lua script that POSTs one fixed body (text, or raw bytes such as v2 binary tensors)."""
+    data = body.encode() if isinstance(body, str) else body
+    lines = ['wrk.method = "POST"', f'wrk.headers["Content-Type"] = "{content_type}"']
+    lines += [f'wrk.headers["{k}"] = "{v}"' for k, v in (headers or {}).items()]
+    lines.append(f'wrk.body = "{lua_string(data)}"')
+    path.write_text("\n".join(lines) + "\n")
     return path
 
 

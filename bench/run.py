@@ -24,6 +24,7 @@ import numpy as np
 from PIL import Image
 
 from bench import http_load, raw
+from service.manifest import load_manifest
 from service.testing.tiny_models import make_tiny_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,6 +49,31 @@ def digit_png(model_dir: Path) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(a, "L").save(buf, format="PNG")
     return buf.getvalue()
+
+
+def v2_decode_request(model_dir: Path, n: int, seed: int = 1) -> tuple[bytes, dict[str, str]]:
+    """POST /v2/models/<model>.decoder/infer with n latents as a binary FP32 tensor (+ INT64
+    labels for a conditional model), all outputs asked for as binary: (body, headers)."""
+    m = load_manifest(model_dir, verify=False)
+    z = np.random.default_rng(seed).standard_normal((n, m.latent.dim), dtype=np.float32)
+    tensors = [("z", "FP32", z)]
+    if m.conditional:
+        tensors.append(("y", "INT64", np.arange(n, dtype=np.int64) % m.num_classes))
+    header = {
+        "inputs": [
+            {
+                "name": name,
+                "shape": list(a.shape),
+                "datatype": dt,
+                "parameters": {"binary_data_size": a.nbytes},
+            }
+            for name, dt, a in tensors
+        ],
+        "parameters": {"binary_data_output": True},
+    }
+    head = json.dumps(header).encode()
+    body = head + b"".join(a.astype(a.dtype.newbyteorder("<")).tobytes() for _, _, a in tensors)
+    return body, {"Inference-Header-Content-Length": str(len(head))}
 
 
 def git_commit() -> str:
@@ -109,6 +135,11 @@ def run(args: argparse.Namespace) -> dict:
     script_dir = Path(tempfile.mkdtemp())
     body = json.dumps({"images": [base64.b64encode(digit_png(model)).decode()]})
     enc_script = http_load.post_script(script_dir / "encode.lua", body)
+    v2_body, v2_headers = v2_decode_request(model, 64)
+    v2_script = http_load.post_script(
+        script_dir / "v2_decode.lua", v2_body, "application/octet-stream", v2_headers
+    )
+    res["v2_model"] = f"{args.model}.decoder"
     levels = (1, 8, 64)
     # Three ways to spend the cores: one model call at a time using all of them (the default);
     # one call per core at once in one process (ALI_INFERENCE_THREADS=cores,
@@ -120,6 +151,7 @@ def run(args: argparse.Namespace) -> dict:
         f"{cores}_workers": {"workers": str(cores), "intra_op_threads": "1"},
     }
     res["sample"], res["encode_batching_on"], res["encode_batching_off"] = {}, {}, {}
+    res["v2_decode"] = {}
     for cfg_name, extra in configs.items():
         with http_load.server(models, default_model=args.model, **extra) as (url, pid):
             if cfg_name == "1x_all_cores":
@@ -131,6 +163,17 @@ def run(args: argparse.Namespace) -> dict:
                 r["images_per_s"] = r["requests_per_s"] * 64
                 r["ratio_to_raw_decoder_b64"] = r["images_per_s"] / raw_dec64
                 res["sample"][cfg_name][c] = r
+            # The same decoder call through the Open Inference Protocol: 64 latents in, 64 images
+            # out, both as binary tensors (no PNG; ~200 kB of raw floats per answer for MNIST).
+            print(f"[{cfg_name}] POST /v2/models/{res['v2_model']}/infer ...", file=sys.stderr)
+            res["v2_decode"][cfg_name] = {}
+            for c in (1, 4, 16):
+                r = http_load.wrk(f"{url}/v2/models/{res['v2_model']}/infer", c, secs, v2_script)
+                r["images_per_s"] = r["requests_per_s"] * 64
+                r["ratio_to_sample"] = (
+                    r["requests_per_s"] / res["sample"][cfg_name][c]["requests_per_s"]
+                )
+                res["v2_decode"][cfg_name][c] = r
             print(f"[{cfg_name}] POST /encode (batching on) ...", file=sys.stderr)
             res["encode_batching_on"][cfg_name] = {
                 c: http_load.wrk(f"{url}/encode", c, secs, enc_script) for c in levels
@@ -244,6 +287,28 @@ def markdown(res: dict) -> str:
                 f"| {cfg_name} | {c} | {r['requests_per_s']:.1f} | {r['images_per_s']:.0f} | "
                 f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['ratio_to_raw_decoder_b64']:.3f} |"
             )
+    if "v2_decode" in res:
+        lines += [
+            "",
+            f"### The same decoder over the Open Inference Protocol: "
+            f"`POST /v2/models/{res['v2_model']}/infer`",
+            "",
+            "64 latents per request as one binary FP32 tensor (`Inference-Header-Content-Length`, "
+            "`binary_data_size`), the 64 images back as one binary FP32 tensor "
+            "(`binary_data_output`): the same batcher and decoder as `/sample`, without the PNG "
+            "grid but with the raw floats (~200 kB per answer for MNIST) on the wire.",
+            "",
+            "| server | concurrency | req/s | images/s | p50 ms | p99 ms | ÷ `/sample` req/s | "
+            "non-2xx |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for cfg_name, per_c in res["v2_decode"].items():
+            for c, r in per_c.items():
+                lines.append(
+                    f"| {cfg_name} | {c} | {r['requests_per_s']:.1f} | {r['images_per_s']:.0f} | "
+                    f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['ratio_to_sample']:.3f} | "
+                    f"{r['non_2xx']:.0f} |"
+                )
     lines += [
         "",
         "## 3. `POST /encode`, one image per request (JSON base64 PNG)",

@@ -15,7 +15,7 @@ from service.body_limit import BodyLimitMiddleware
 from service.errors import install_error_handlers
 from service.metrics import Metrics, MetricsMiddleware
 from service.registry import ModelRegistry
-from service.routers import docs, generation, health, inference, models, playground
+from service.routers import docs, generation, health, inference, models, playground, v2
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -24,6 +24,10 @@ DESCRIPTION = """
 Adversarially Learned Inference models served with onnxruntime: encode images to latents, decode
 latents to images, reconstruct, interpolate, sample, score. Rows from concurrent requests are
 batched dynamically. Errors share one JSON shape: `{"error": {"status", "code", "message"}}`.
+
+The same models also speak the Open Inference Protocol (KServe v2, as Triton does) under `/v2`:
+each network is a v2 model named `<model>.<network>` (e.g. `mnist.decoder`), with JSON or binary
+tensors; its errors are the protocol's `{"error": "message"}`.
 """
 
 
@@ -59,7 +63,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The last added is the outermost: metrics see every request, the 413s included.
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
-    for r in (health.router, models.router, inference.router, generation.router, docs.router):
+    routers = (health, models, inference, generation, v2, docs)
+    for r in (m.router for m in routers):
         app.include_router(r)
     playground.install(app)  # GET /: the page in service/static
     return app

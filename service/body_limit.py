@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.errors import error_body
+from service.errors import error_response
 
 
 class BodyTooLarge(HTTPException):
@@ -34,7 +33,7 @@ class BodyLimitMiddleware:
             status, message = _check_declared(declared, self.limit)
             if status:
                 code = "payload_too_large" if status == 413 else "bad_request"
-                response = JSONResponse(error_body(status, code, message), status_code=status)
+                response = error_response(scope["path"], status, code, message)
                 await response(scope, receive, send)
                 return
         size = 0

@@ -2,6 +2,9 @@
 
 Every error response has the same JSON shape:
     {"error": {"status": 422, "code": "invalid_input", "message": "what is wrong and how to fix it"}}
+except under /v2 (the Open Inference Protocol, service/routers/v2.py), where it is the protocol's
+    {"error": "what is wrong"}
+and a request the server cannot use (422 elsewhere) is a 400, as v2 clients expect.
 """
 
 from __future__ import annotations
@@ -67,10 +70,25 @@ def error_body(status: int, code: str, message: str) -> dict[str, dict[str, obje
     return {"error": {"status": status, "code": code, "message": message}}
 
 
-def _json(
-    status: int, code: str, message: str, headers: dict[str, str] | None = None
+def error_response(
+    path: str, status: int, code: str, message: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
+    """The one error rendering: the Open Inference Protocol's `{"error": message}` under /v2
+    (where a 422 is a 400, "malformed request"), the project's shape everywhere else."""
+    if path == "/v2" or path.startswith("/v2/"):
+        status = 400 if status == 422 else status
+        return JSONResponse({"error": message}, status_code=status, headers=headers)
     return JSONResponse(error_body(status, code, message), status_code=status, headers=headers)
+
+
+def _render(
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    return error_response(request.url.path, status, code, message, headers)
 
 
 def format_validation_errors(errors: Sequence[Any]) -> str:
@@ -100,22 +118,24 @@ def _http_message(exc: StarletteHTTPException) -> str:
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
-    async def _service_error(_: Request, exc: ServiceError) -> JSONResponse:
-        return _json(exc.status, exc.code, exc.message, exc.headers)
+    async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
+        return _render(request, exc.status, exc.code, exc.message, exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
         if any(e.get("type") == "json_invalid" for e in errors):  # not JSON at all: malformed
-            return _json(400, "bad_request", "body is not valid JSON")
-        return _json(422, "invalid_input", format_validation_errors(errors))
+            return _render(request, 400, "bad_request", "body is not valid JSON")
+        return _render(request, 422, "invalid_input", format_validation_errors(errors))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
-        return _json(exc.status_code, code, _http_message(exc), getattr(exc, "headers", None))
+        headers = getattr(exc, "headers", None)
+        return _render(request, exc.status_code, code, _http_message(exc), headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return _json(500, "internal_error", "internal error; the server log has the details")
+        message = "internal error; the server log has the details"
+        return _render(request, 500, "internal_error", message)

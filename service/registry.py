@@ -47,6 +47,13 @@ class ServedModel:
                 f"{self.model.name}/{network} did not answer within {self.timeout_s:g}s"
             ) from None
 
+    async def run(self, network: str, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """Any network's graph inputs -> its outputs, through its batcher (with the deadline).
+
+        `feeds` must already match the graph (names, dtypes, fixed dims): rows from every caller
+        of this network are concatenated into one batch. Used by the v2 protocol."""
+        return await self._call(network, feeds)
+
     def _feeds(self, feeds: dict[str, np.ndarray], y: np.ndarray | None) -> dict[str, np.ndarray]:
         try:
             return self.model.with_labels(feeds, y)
