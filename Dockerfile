@@ -14,6 +14,11 @@ ARG ORT_GPU_VERSION=1.31.1
 # ---------------------------------------------------------------------------------------------
 # CPU: build a venv with the serve extra, then copy it into a clean slim image.
 FROM ${PYTHON_IMAGE} AS cpu-builder
+# Behind a private index or a TLS-intercepting proxy: --build-arg PIP_INDEX_URL=<index> and
+# PIP_CERT=<a CA bundle mounted into the build> (README, "Deploy"). Unset: pip's defaults.
+# Build arguments reach only this stage's RUN steps, never the runtime image.
+ARG PIP_INDEX_URL
+ARG PIP_CERT
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 COPY pyproject.toml README.md ./
@@ -43,6 +48,9 @@ CMD ["ali-serve"]
 # `onnxruntime` package directory, so remove both and reinstall the GPU one alone.
 FROM ${CUDA_IMAGE} AS gpu-builder
 ARG ORT_GPU_VERSION
+# PIP_INDEX_URL, PIP_CERT: see cpu-builder.
+ARG PIP_INDEX_URL
+ARG PIP_CERT
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 DEBIAN_FRONTEND=noninteractive
 # DL3008 (pin apt versions) is ignored on purpose: the base image tag already pins the Ubuntu
 # release, and exact .deb versions vanish from Ubuntu's archive, which would break rebuilds.

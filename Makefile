@@ -5,7 +5,7 @@ TORCH ?= torch==2.13.0
 SERVE_VENV := .venv-serve
 DEV_VENV := .venv
 
-.PHONY: serve test test-serve lint typecheck bench bench-smoke mixture models clean
+.PHONY: serve test test-serve lint typecheck bench bench-smoke image-test mixture models clean
 
 $(SERVE_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(SERVE_VENV)
@@ -43,6 +43,11 @@ lint: $(DEV_VENV)/.installed
 
 typecheck: $(DEV_VENV)/.installed
 	$(DEV_VENV)/bin/mypy service
+
+# Build the cpu image and the gpu target's recipe with podman on a local Debian base, run them and
+# the compose file's cpu profile, and check them (deploy/image-test.sh; root, no Docker Hub).
+image-test:
+	bash deploy/image-test.sh
 
 bench: $(DEV_VENV)/.installed  ## full benchmark (<= 10 min): BENCHMARKS.md + bench/results.json
 	$(DEV_VENV)/bin/python -m bench.run
