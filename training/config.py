@@ -75,6 +75,10 @@ class TrainConfig:
     # ALICE (Li et al. 2017), explicit cycle consistency: the generators also minimise
     # cycle_weight * mean (x - Gx(Gz(x)))^2. ALI alone does not tie Gx(Gz(x)) to x tightly.
     cycle_weight: float = 0.0
+    # Moment matching of the aggregate posterior: the encoder also minimises
+    # prior_match_weight * ||E[Gz(x) Gz(x)^T] - I||_F^2 / d (losses.prior_moment_loss), so the codes
+    # fill the prior that samples are drawn from (docs/mnist.md, "Unconditional samples").
+    prior_match_weight: float = 0.0
     # AC-GAN (Odena et al. 2017) for conditional models with a projection D: D's class head learns
     # the labels of real x, and the decoder also minimises aux_class_weight * CE(head(Gx(z, y)), y).
     aux_class_weight: float = 0.0

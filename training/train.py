@@ -59,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label-smoothing", type=float)
     p.add_argument("--cycle-weight", type=float, help="ALICE cycle-consistency weight (0 = off)")
     p.add_argument(
+        "--prior-match-weight",
+        type=float,
+        help="weight of the codes' second-moment match to the prior, ||E[zz^T] - I||^2 (0 = off)",
+    )
+    p.add_argument(
         "--d-condition",
         choices=["concat", "projection"],
         help="how a conditional D sees the label (projection: inner product + class head)",
@@ -100,6 +105,7 @@ def configs_from_args(args: argparse.Namespace) -> tuple[ModelConfig, TrainConfi
             "instance_noise": args.instance_noise,
             "label_smoothing": args.label_smoothing,
             "cycle_weight": args.cycle_weight,
+            "prior_match_weight": args.prior_match_weight,
             "aux_class_weight": args.aux_class_weight,
             "data_path": args.data,
             "dataset": args.dataset,

@@ -23,7 +23,7 @@ from training.config import (
     config_to_dict,
 )
 from training.distributed import DistInfo
-from training.losses import cycle_loss, discriminator_loss, generator_loss
+from training.losses import cycle_loss, discriminator_loss, generator_loss, prior_moment_loss
 from training.nets import build_networks
 
 
@@ -147,6 +147,10 @@ class Trainer:
             loss_cls = F.cross_entropy(classes[n:], y)  # decoded samples should show their label
             loss_g = loss_g + self.tcfg.aux_class_weight * loss_cls
             stats["cls_fake"] = loss_cls.item()
+        if z_hat is not None and self.tcfg.prior_match_weight > 0:
+            loss_prior = prior_moment_loss(z_hat)
+            loss_g = loss_g + self.tcfg.prior_match_weight * loss_prior
+            stats["prior"] = loss_prior.item()
         if x_rec is not None:
             loss_cycle = cycle_loss(x, x_rec)
             loss_g = loss_g + self.tcfg.cycle_weight * loss_cycle
