@@ -31,11 +31,12 @@ class Fake:
     """Networks with known answers, recording every call as (network, rows, labels).
 
     decoder: x = z + y (as [m, 1, 1, d]), so x - z recovers the label it was decoded with;
-    discriminator: D = -1.5 z_0^2, so keeping exp(D - 0) of N(0, 1) draws leaves N(0, 0.5^2),
+    discriminator: D = -1.5 z_0^2 (- label_penalty * y), so keeping exp(D - 0) of N(0, 1) draws leaves N(0, 0.5^2),
     with acceptance 1 / sqrt(1 + 3) = 0.5; encoder: mu = x - y, log sigma = log 0.5.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, label_penalty: float = 0.0) -> None:
+        self.label_penalty = label_penalty  # D -= penalty * y: D prefers small labels
         self.calls: list[tuple[str, int, np.ndarray | None]] = []
         self.logits: list[tuple[np.ndarray, np.ndarray]] = []  # (z, D) of every proposal
 
@@ -51,7 +52,8 @@ class Fake:
         self, x: np.ndarray, z: np.ndarray, y: np.ndarray | None = None
     ) -> np.ndarray:
         self.calls.append(("discriminator", len(z), y))
-        d = (-1.5 * z[:, 0] ** 2).astype(np.float32)
+        penalty = 0.0 if y is None else self.label_penalty * y
+        d = (-1.5 * z[:, 0] ** 2 - penalty).astype(np.float32)
         self.logits.append((z, d))
         return d
 
@@ -147,6 +149,22 @@ def test_conditional_labels_stay_through_every_call(sampler: str) -> None:
     out = run(Fake(), sampler, 40, 1, Prior(2, 10))  # random labels, kept with their images
     assert out.labels is not None and len(set(out.labels.tolist())) > 1
     assert np.allclose(out.images[:, 0, 0] - out.latents, out.labels[:, None])
+
+
+def test_drs_keeps_the_seeded_labels_instead_of_reweighting_classes() -> None:
+    """Labels are drawn first, one per slot; a D that prefers small labels cannot skew them."""
+    nets = Fake(label_penalty=1.0)
+    out = run(nets, "drs", 300, 4, Prior(1, 10), bound=DrsBound(0.0, 0.1))
+    assert np.array_equal(out.labels, np.random.default_rng(4).integers(0, 10, 300))
+    assert np.allclose(out.images[:, 0, 0, 0] - out.latents[:, 0], out.labels)
+    assert out.acceptance < 0.3  # large labels were rejected often, and proposed again
+    assert abs(out.latents[:, 0].std() - 0.5) < 0.06  # within a label, still exp(D - M)
+
+
+def test_drs_cap_fill_uses_rejected_proposals_of_the_slots_label() -> None:
+    out = run(Fake(), "drs", 20, 0, Prior(1, 10), bound=DrsBound(50.0, 0.5), max_proposals=20)
+    assert out.filled == 20 and out.labels is not None
+    assert np.allclose(out.images[:, 0, 0, 0] - out.latents[:, 0], out.labels)
 
 
 def test_calibrate_takes_the_largest_logit_of_seeded_draws() -> None:
