@@ -15,14 +15,16 @@ images depend only on its seed, n and label (not on what ran before or on the si
 request's first chunk). A proposal whose logit is above M is kept with probability 1 (the
 acceptance ratio is clipped): those are rare (about 1 in the calibration size) and are exactly
 the pairs D likes most. No gamma shift (Azadi et al.'s F = D - M - log(1 - exp(D - M - eps)) -
-gamma): plain exp(D - M) is the textbook rule, and on the 25-Gaussian toy the variants did not help.
+gamma, which raises acceptance at the cost of exactness): plain exp(D - M) is the textbook rule,
+and on the 25-Gaussian toy sharper variants traded diversity for quality (README).
 
 Every network call goes through the `Networks` given (the service passes its ServedModel, whose
 calls go through the dynamic batchers; `Offline` wraps a synchronous model for the evaluation).
-All randomness comes from the one numpy Generator passed in, drawn in a fixed order: the prior
-(z [m, d], then labels [m] for a conditional model without a fixed label), then per DRS round the
-uniforms [m], then the Gibbs step's eps [n, d]. Ancestral draws exactly what /sample drew before
-samplers existed.
+All randomness comes from the one numpy Generator passed in, drawn in a fixed order. Ancestral:
+z [n, d], then labels [n] (conditional model, no fixed label) - exactly what /sample drew before
+samplers existed. DRS: labels [n] first, then per round z [m, d] and uniforms [m]. A Gibbs step
+then draws eps [n, d]. (Rows batched with other requests' rows can differ from a lone run in the
+last float bit; a DRS decision flips only if its uniform lies within that of the threshold.)
 """
 
 from __future__ import annotations
