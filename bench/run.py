@@ -376,8 +376,41 @@ def markdown(res: dict) -> str:
             f"{t['plain_images_per_s']:.0f} images/s: ratio {t['ratio']:.2f} "
             f"(pairwise {', '.join(f'{r:.2f}' for r in t['pairwise_ratios'])}).",
         ]
+    if "samplers" in res:
+        lines += samplers_section(res["samplers"])
     lines += ["", notes(res)]
     return "\n".join(lines) + "\n"
+
+
+def samplers_section(s: dict) -> list[str]:
+    """Section 8 from results.json["samplers"] (bench/samplers.py, its own run and date)."""
+    lines = [
+        "",
+        f"## 8. Samplers: `GET /sample?n={s['n']}&sampler=...`",
+        "",
+        f"Made by `{s['command']}` on {s['date']} at commit `{s['commit']}`: the service in its "
+        f"own process with default settings, one request at a time, {s['requests']} seeds per "
+        "sampler (PNG); DRS's acceptance from the JSON answers for the same seeds. The quality "
+        "columns come from each model's `ali-eval mnist` (10k samples per sampler; FD ÷ floor: "
+        "Fréchet distance to the test digits in the digit judge's features over that of 10k "
+        "training digits, 1 = as close as real data).",
+        "",
+        "| model | sampler | p50 ms | ms/image | × ancestral | acceptance | proposals/image | "
+        "FD ÷ floor | confident ≥ 0.9 | precision | recall |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for model, per in s["models"].items():
+        for name, r in per.items():
+            quality = " | ".join(
+                f"{r[k]:.3f}" if k in r else "–"
+                for k in ("fd_ratio", "confident_share", "precision", "recall")
+            )
+            lines.append(
+                f"| {model} | `{name}` | {r['p50_ms']:.1f} | {r['ms_per_image']:.2f} | "
+                f"{r['cost_vs_ancestral']:.2f} | {r['acceptance']:.3f} | "
+                f"{r['proposals_per_image']:.2f} | {quality} |"
+            )
+    return lines
 
 
 def notes(res: dict) -> str:

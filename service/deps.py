@@ -57,8 +57,9 @@ def image_response(
     labels: np.ndarray | None,
     fmt: str,
     cols: int | None = None,
+    report: dict[str, object] | None = None,
 ) -> Response:
-    """[N, C, H, W] images -> a PNG grid, or JSON with one base64 PNG per image."""
+    """[N, C, H, W] images -> a PNG grid, or JSON with one base64 PNG per image (+ `report`)."""
     pixels = served.manifest.pixels
     if fmt == "png":
         return Response(images_to_grid_png(images, pixels, cols), media_type="image/png")
@@ -69,4 +70,4 @@ def image_response(
     }
     if labels is not None:
         body["labels"] = labels.tolist()
-    return JSONResponse(body)
+    return JSONResponse(body | (report or {}))

@@ -21,6 +21,7 @@ from service.errors import DeadlineExceeded, InvalidInput, ModelNotFound, NotRea
 from service.manifest import MANIFEST_FILE, NAME_PATTERN, NETWORKS, Manifest
 from service.metrics import Metrics
 from service.runtime import CUDA, Model, load_model
+from service.samplers import DrsBound, Prior, calibrate
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ class ServedModel:
     model: Model
     batchers: dict[str, Batcher]
     timeout_s: float
+    drs_bound: DrsBound | None = None  # the DRS bound M, set at load time (service/samplers.py)
 
     @property
     def manifest(self) -> Manifest:
@@ -71,6 +73,14 @@ class ServedModel:
         return (await self._call("discriminator", self._feeds({"x": x, "z": z}, y)))[0]
 
 
+def _calibrate(model: Model, proposals: int) -> DrsBound:
+    """The model's DRS bound from `proposals` decoder samples (synchronous, before serving)."""
+    m = model.manifest
+    return calibrate(
+        model.decode, model.discriminate, Prior(m.latent.dim, m.num_classes), proposals
+    )
+
+
 @dataclass
 class ModelRegistry:
     settings: Settings
@@ -102,6 +112,7 @@ class ModelRegistry:
                     raise ValueError(f"manifest name {model.name!r} differs from folder {name!r}")
                 if s.warmup:
                     await asyncio.to_thread(model.warmup)
+                bound = await asyncio.to_thread(_calibrate, model, s.drs_calibration)
             except Exception as e:  # report, keep the others serving
                 self.failures[name] = str(e)
                 log.error("model %s not loaded: %s", name, e)
@@ -122,8 +133,11 @@ class ModelRegistry:
                 )
                 b.start()
                 batchers[net] = b
-            self.models[name] = ServedModel(model, batchers, s.request_timeout_s)
+            self.models[name] = ServedModel(model, batchers, s.request_timeout_s, bound)
             m = model.manifest
+            log.info(
+                "model %s: DRS bound M %.3f, acceptance %.3f", name, bound.bound, bound.acceptance
+            )
             self.metrics.model_info.labels(m.name, m.version, model.provider).set(1)
             log.info("model %s v%s ready on %s", name, m.version, model.provider)
         self.ready = True

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.manifest import ImageSpec, LatentSpec, PixelRange
+from service.samplers import Sampler
 
 _B64_EXAMPLE = (
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgABSK+kcQAAAABJRU5ErkJggg=="
@@ -88,6 +89,21 @@ class ImagesOut(BaseModel):
     images: list[str] = Field(description="base64 PNGs")
     latents: list[list[float]]
     labels: list[int] | None = None
+
+
+class SampleOut(ImagesOut):
+    """GET /sample?format=json: the images, the codes they decode from, and the sampler's cost."""
+
+    sampler: Sampler
+    acceptance: float = Field(
+        ge=0, le=1, description="decoder samples kept / drawn: DRS's acceptance; 1.0 otherwise"
+    )
+    proposals: int = Field(ge=1, description="decoder samples drawn from the prior")
+    filled_from_rejected: int = Field(
+        ge=0,
+        description="DRS: images taken from the best-scored rejected samples because "
+        "ALI_MAX_DRS_PROPOSALS ran out (0 normally)",
+    )
 
 
 class ScoreOut(BaseModel):

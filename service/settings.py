@@ -55,6 +55,21 @@ class Settings(BaseSettings):
     max_samples: int = Field(256, ge=1, description="maximum n for /sample")
     max_steps: int = Field(64, ge=2, description="maximum steps for /interpolate")
 
+    # Samplers (GET /sample?sampler=drs|drs+gibbs)
+    max_drs_proposals: int = Field(
+        4096,
+        ge=1,
+        description="decoder samples one DRS request may draw (at least n); when they run out "
+        "before n are accepted, the rest are the rejected ones D scored highest, and the JSON "
+        "answer counts them in filled_from_rejected",
+    )
+    drs_calibration: int = Field(
+        2048,
+        ge=16,
+        description="decoder samples (seed 0) drawn per model at load time; the largest "
+        "discriminator logit among them is the model's DRS bound M",
+    )
+
     # Server
     host: str = "0.0.0.0"
     port: int = 8000

@@ -45,6 +45,10 @@ class DigitClassifier(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """x [N, 1, 28, 28] -> the penultimate layer [N, 128] (after its ReLU)."""
+        return self.net[:-1](x)
+
 
 def train_classifier(
     mnist_path: str | Path, epochs: int = 3, seed: int = 0
@@ -104,6 +108,17 @@ def predict(model: nn.Module, x: np.ndarray, batch: int = 1000) -> np.ndarray:
     model.eval()
     out = [model(torch.from_numpy(x[i : i + batch])).argmax(1) for i in range(0, len(x), batch)]
     return torch.cat(out).numpy()
+
+
+@torch.no_grad()
+def judge(model: nn.Module, x: np.ndarray, batch: int = 1000) -> tuple[np.ndarray, np.ndarray]:
+    """x [N, 1, 28, 28] in [-1, 1] -> (penultimate features [N, 128], class probabilities [N, 10])."""
+    assert isinstance(model, DigitClassifier)
+    model.eval()
+    feats = torch.cat(
+        [model.features(torch.from_numpy(x[i : i + batch])) for i in range(0, len(x), batch)]
+    )
+    return feats.numpy(), torch.softmax(model.net[-1](feats), 1).numpy()
 
 
 def load_or_train(cache: Path, mnist_path: str | Path) -> tuple[nn.Module, float]:

@@ -209,7 +209,12 @@ def _cmd_mnist(args: argparse.Namespace) -> None:
     from training.mnist_eval import evaluate_mnist
 
     evaluate_mnist(
-        Path(args.model), args.data, Path(args.classifier), write=args.write, seed=args.seed
+        Path(args.model),
+        args.data,
+        Path(args.classifier),
+        write=args.write,
+        seed=args.seed,
+        samples=args.samples,
     )
 
 
@@ -252,6 +257,12 @@ def main(argv: list[str] | None = None) -> None:
         help="cache for the judging classifier (trained if missing)",
     )
     mn.add_argument("--seed", type=int, default=0)
+    mn.add_argument(
+        "--samples",
+        type=int,
+        default=10_000,
+        help="samples per sampler, and training digits for the FD floor (smoke tests: fewer)",
+    )
     mn.add_argument(
         "--write",
         action="store_true",

@@ -3,12 +3,20 @@
 Figures: reconstruction MSE; linear probe on mu(x); semi-supervised error with 100 labels; the
 class histogram of unconditional samples or the accuracy of conditional ones; the fraction of
 reconstructions classified as their input. A small CNN (training/classifier.py) judges digits.
+
+Sample quality in the judge's penultimate feature space (training/sample_quality.py): the
+Fréchet distance of 10k samples to the 10k test digits beside that of 10k training digits (the
+floor), the share of samples the judge reads with confidence >= 0.9, and k-NN precision / recall.
+The same figures per sampler of GET /sample (service/samplers.py, the service's own code, run
+offline), with DRS's acceptance and the cost per image.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +29,21 @@ from sklearn.semi_supervised import LabelSpreading
 from service.grid import save_grid
 from service.manifest import load_manifest, write_manifest
 from service.runtime import Model, load_model
-from training.classifier import load_or_train, predict, robustness
+from service.samplers import SAMPLERS, DrsBound, Offline, Prior, Samples, calibrate, sample
+from service.settings import Settings
+from training.classifier import judge, load_or_train, predict, robustness
 from training.data import load_mnist
 from training.model_card import write_model_card
+from training.sample_quality import frechet_distance, precision_recall
 
 BATCH = 500
 SEMI_DRAWS = 10
 SEMI_PER_CLASS = 10
 SEMI_NEIGHBOURS = 10
 SAMPLES = 10_000
+K_NN = 3  # neighbours for the precision / recall manifolds (Kynkäänniemi et al. use 3)
+CONFIDENT = 0.9
+GRID_SEED = 1  # the per-sampler grids are GET /sample?n=64&seed=1&sampler=...
 
 
 def _batched(fn: Any, *arrays: np.ndarray | None) -> np.ndarray:
@@ -130,8 +144,81 @@ def within_class_diversity(
     return float(np.mean(ratios))
 
 
+class Reference:
+    """The test digits' judge features, and the figures 10k training digits get against them."""
+
+    def __init__(self, clf: Any, x_tr: np.ndarray, x_te: np.ndarray, n: int, seed: int) -> None:
+        self.clf = clf
+        self.test, _ = judge(clf, x_te)
+        idx = np.random.default_rng(seed).choice(len(x_tr), min(n, len(x_tr)), replace=False)
+        train, _ = judge(clf, x_tr[idx])
+        self.fd_floor = frechet_distance(train, self.test)
+        self.precision, self.recall = precision_recall(self.test, train, K_NN)
+
+    def quality(self, images: np.ndarray) -> tuple[dict[str, float], np.ndarray]:
+        """images [N, 1, 28, 28] -> (fd, fd_ratio, confident_share, precision, recall; probs)."""
+        feats, proba = judge(self.clf, images)
+        fd = frechet_distance(feats, self.test)
+        precision, recall = precision_recall(self.test, feats, K_NN)
+        return {
+            "fd": fd,
+            "fd_ratio": fd / self.fd_floor,
+            "confident_share": float((proba.max(1) >= CONFIDENT).mean()),
+            "precision": precision,
+            "recall": recall,
+        }, proba
+
+
+def drs_bound(model: Model) -> DrsBound:
+    """The bound the service calibrates at load time (same seed and count: the same M)."""
+    m = model.manifest
+    prior = Prior(m.latent.dim, m.num_classes)
+    return calibrate(model.decode, model.discriminate, prior, Settings().drs_calibration)
+
+
+def run_sampler(
+    model: Model, name: str, n: int, seed: int, bound: DrsBound, cap: int
+) -> tuple[Samples, float]:
+    """GET /sample's sampler `name` (service/samplers.py) offline: (samples, seconds)."""
+    m = model.manifest
+    start = time.perf_counter()
+    rng, prior = np.random.default_rng(seed), Prior(m.latent.dim, m.num_classes)
+    out = asyncio.run(sample(Offline(model, BATCH), name, n, rng, prior, bound, cap))
+    return out, time.perf_counter() - start
+
+
+def sampler_metrics(
+    model: Model, ref: Reference, n: int, seed: int, bound: DrsBound
+) -> dict[str, Any]:
+    """Per sampler: quality (Reference.quality), acceptance, proposals and ms per image.
+
+    No proposal cap here (the service's ALI_MAX_DRS_PROPOSALS is per request).
+    """
+    out: dict[str, Any] = {}
+    for name in SAMPLERS:
+        s, seconds = run_sampler(model, name, n, seed, bound, 1000 * n)
+        q, proba = ref.quality(s.images)
+        if s.labels is not None:
+            q["class_accuracy"] = float((proba.argmax(1) == s.labels).mean())
+        else:  # DRS may move mass between digits
+            q["largest_class_share"] = float(np.bincount(proba.argmax(1), minlength=10).max() / n)
+        q |= {
+            "acceptance": s.acceptance,
+            "proposals_per_image": s.proposed / n,
+            "ms_per_image": 1000 * seconds / n,
+        }
+        out[name] = q
+        print(f"sampler {name}: {json.dumps(q)}", file=sys.stderr)
+    return out
+
+
 def evaluate_mnist(
-    model_dir: Path, data: str, classifier_cache: Path, write: bool = False, seed: int = 0
+    model_dir: Path,
+    data: str,
+    classifier_cache: Path,
+    write: bool = False,
+    seed: int = 0,
+    samples: int = SAMPLES,
 ) -> dict[str, Any]:
     model = load_model(model_dir)
     cond = model.manifest.conditional
@@ -160,22 +247,41 @@ def evaluate_mnist(
             few_label_probe_errors(mu_tr, y_tr, mu_te, y_te, seed)
         )
 
-    z = rng.standard_normal((SAMPLES, model.manifest.latent.dim)).astype(np.float32)
+    z = rng.standard_normal((samples, model.manifest.latent.dim)).astype(np.float32)
     if cond:
-        labels = np.arange(SAMPLES) % 10
-        samples = decode(model, z, labels)
-        pred = predict(clf, samples)
+        labels = np.arange(samples) % 10
+        images = decode(model, z, labels)
+        pred = predict(clf, images)
         m["conditional_accuracy"] = float((pred == labels).mean())
     else:
-        samples = decode(model, z, None)
-        pred = labels = predict(clf, samples)  # unconditional: group samples by the judge's class
-    m["sample_diversity_ratio"] = within_class_diversity(samples, labels, x_te, y_te)
+        images = decode(model, z, None)
+        pred = labels = predict(clf, images)  # unconditional: group samples by the judge's class
+    m["sample_diversity_ratio"] = within_class_diversity(images, labels, x_te, y_te)
     hist = np.bincount(pred, minlength=10) / len(pred)
     m["sample_class_histogram"] = [float(v) for v in hist]
     m["sample_largest_class_share"] = float(hist.max())
+
+    ref = Reference(clf, x_tr, x_te, samples, seed)
+    quality, _ = ref.quality(images)
+    m["sample_fd"] = quality["fd"]
+    m["sample_fd_floor"] = ref.fd_floor  # 10k training digits against the test digits
+    m["sample_fd_ratio"] = quality["fd_ratio"]
+    m["sample_confident_share"] = quality["confident_share"]
+    m["sample_precision"] = quality["precision"]
+    m["sample_recall"] = quality["recall"]
+    m["sample_precision_reference"] = ref.precision  # what the training digits get
+    m["sample_recall_reference"] = ref.recall
+    bound = drs_bound(model)
+    m["drs_bound"] = {
+        "m": bound.bound,
+        "calibrated_acceptance": bound.acceptance,
+        "calibration_samples": Settings().drs_calibration,
+    }
+    m["sampler_metrics"] = sampler_metrics(model, ref, samples, seed, bound)
     print(json.dumps(m, indent=2))
     if write:
         render_figures(model, x_te, y_te, seed)
+        render_sampler_grids(model)
         manifest = load_manifest(model_dir).model_copy(update={"metrics": m})
         write_manifest(manifest, model_dir)
         write_model_card(manifest, model_dir)
@@ -217,3 +323,15 @@ def render_figures(model: Model, x_te: np.ndarray, y_te: np.ndarray, seed: int) 
         ypath = np.full(steps, y_te[a]) if cond else None
         tiles += [pair[:1], model.decode(path, ypath), pair[1:]]
     save_grid(str(out / "interpolations.png"), np.concatenate(tiles), cols=steps + 2)
+
+
+def sampler_grid_name(sampler: str) -> str:
+    return f"samples-{sampler.replace('+', '-')}.png"
+
+
+def render_sampler_grids(model: Model) -> None:
+    """samples-SAMPLER.png: what GET /sample?n=64&seed=GRID_SEED&sampler=SAMPLER returns."""
+    bound, cap = drs_bound(model), Settings().max_drs_proposals
+    for name in SAMPLERS:
+        out, _ = run_sampler(model, name, 64, GRID_SEED, bound, cap)
+        save_grid(str(model.directory / sampler_grid_name(name)), out.images, cols=8)

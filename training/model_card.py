@@ -44,6 +44,64 @@ def _robustness(m: Manifest) -> str:
     return ", ".join(f"{k.replace('_', ' ')} {v:.3f}" for k, v in r.items())
 
 
+_QUALITY = """`sample_fd` is the Fréchet distance between 10k samples and the 10k test digits in the
+judge's penultimate feature space (128-d; FID's recipe with the MNIST judge in place of
+Inception), `sample_fd_floor` the same for 10k training digits (what a perfect sampler would
+score) and `sample_fd_ratio` the first over the second. `sample_confident_share`: the share of
+samples the judge reads with confidence >= 0.9. `sample_precision` / `sample_recall`
+(Kynkäänniemi et al. 2019, k = 3 nearest neighbours in the same features): the share of samples
+inside the test digits' manifold / of test digits inside the samples' manifold;
+`*_reference` are what the 10k training digits get."""
+
+_SAMPLERS = """## Samplers (`GET /sample?sampler=...`)
+
+The service's own sampler code (`service/samplers.py`) run offline by `ali-eval`, 10k samples
+each, same seed; figures as above. `drs`: discriminator rejection sampling, decoder samples kept
+with probability exp(D(x, z) − M), M the largest logit of {n} calibration samples drawn at load
+time (M = {bound:.3f}, calibrated acceptance {acc:.3f}); `gibbs`: one step
+z' ~ q(z | x), x' = Gx(z'); `drs+gibbs`: both. ms/image: onnxruntime on this machine's CPU,
+batches of 500, including DRS's rejected proposals (the service's cost at n = 64 is in
+BENCHMARKS.md).
+
+| sampler | FD | FD ÷ floor | confident ≥ 0.9 | precision | recall |{cond_head} acceptance | ms/image |
+|---|---|---|---|---|---|{cond_rule}---|---|
+{rows}
+"""
+
+
+def _grids(model_dir: Path) -> str:
+    names = ("ancestral", "drs", "gibbs", "drs-gibbs")
+    return "".join(
+        f"- `samples-{n}.png` — `GET /sample?n=64&seed=1&sampler={n.replace('-', '+')}`\n"
+        for n in names
+        if (model_dir / f"samples-{n}.png").is_file()
+    )
+
+
+def _sampler_table(m: Manifest) -> str:
+    per = m.metrics.get("sampler_metrics")
+    bound = m.metrics.get("drs_bound")
+    if not isinstance(per, dict) or not isinstance(bound, dict):
+        return ""
+    cond = m.conditional
+    rows = []
+    for name, q in per.items():
+        acc = f" {q['class_accuracy']:.4f} |" if cond else ""
+        rows.append(
+            f"| `{name}` | {q['fd']:.2f} | {q['fd_ratio']:.2f} | {q['confident_share']:.4f} | "
+            f"{q['precision']:.4f} | {q['recall']:.4f} |{acc} {q['acceptance']:.3f} | "
+            f"{q['ms_per_image']:.2f} |"
+        )
+    return _SAMPLERS.format(
+        n=bound["calibration_samples"],
+        bound=bound["m"],
+        acc=bound["calibrated_acceptance"],
+        cond_head=" class accuracy |" if cond else "",
+        cond_rule="---|" if cond else "",
+        rows="\n".join(rows),
+    )
+
+
 def write_model_card(m: Manifest, model_dir: Path) -> Path:
     kind = "conditional (digit label)" if m.conditional else "unconditional"
     rows = []
@@ -84,17 +142,19 @@ The judging classifier is a small CNN trained by `ali-eval` (its own test accura
 accuracy on perturbed test digits: {_robustness(m)}). `sample_diversity_ratio` is the mean
 pairwise distance between samples of one class over that between test images of the class
 (1 = as varied as the data, 0 = one image per class).
+{_QUALITY if "sample_fd" in m.metrics else ""}
 
 | metric | value | target | |
 |---|---|---|---|
 {chr(10).join(rows)}
 
+{_sampler_table(m)}
 ## Figures
 
 - `samples.png` — 64 samples from the prior{" (column k is digit k)" if m.conditional else ""}
 - `reconstructions.png` — test images (odd columns) beside their reconstructions Gx(μ(x))
 - `interpolations.png` — linear paths in latent space between two test images (ends are the inputs)
-"""
+{_grids(model_dir)}"""
     path = model_dir / "README.md"
     path.write_text(text)
     return path

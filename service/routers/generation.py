@@ -8,8 +8,9 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from pydantic import ValidationError
+from pydantic import BeforeValidator, ValidationError
 
+from service import samplers
 from service.deps import PNG_RESPONSE, AppSettings, Format, Served, image_response
 from service.errors import InvalidInput, format_validation_errors
 from service.inputs import (
@@ -21,15 +22,22 @@ from service.inputs import (
     read_image_request,
 )
 from service.routers.inference import ERRORS
+from service.samplers import Sampler
 from service.schemas import (
     InterpolateForm,
     InterpolateIn,
     InterpolateOptions,
     LatentsIn,
+    SampleOut,
     request_body_doc,
 )
 
 router = APIRouter(tags=["generation"])
+
+
+def _plus_kept(value: object) -> object:
+    """?sampler=drs+gibbs typed unencoded arrives as "drs gibbs" (a query's + is a space)."""
+    return "drs+gibbs" if value == "drs gibbs" else value
 
 
 @router.post(
@@ -49,7 +57,7 @@ async def decode(
 
 @router.get(
     "/sample",
-    responses={**ERRORS, **PNG_RESPONSE},
+    responses={**ERRORS, 200: {"model": SampleOut, "content": {"image/png": {}}}},
     response_class=Response,
     summary="n samples from the prior; reproducible for a given seed",
 )
@@ -63,24 +71,42 @@ async def sample(
     label: Annotated[
         int | None, Query(description="class to generate (conditional models); random if omitted")
     ] = None,
+    sampler: Annotated[
+        Sampler,
+        BeforeValidator(_plus_kept),
+        Query(
+            description="ancestral: Gx(z), z ~ N(0, I); drs: discriminator rejection sampling "
+            "(decoder samples kept with probability exp(D - M), at most ALI_MAX_DRS_PROPOSALS "
+            "drawn); gibbs: then z' ~ q(z|x), x' = Gx(z') once; drs+gibbs: both (the + may be "
+            "sent unencoded)"
+        ),
+    ] = "ancestral",
     format: Format = "png",
 ) -> Response:
     m = served.manifest
     if n > settings.max_samples:
         raise InvalidInput(f"n={n} is above the maximum of {settings.max_samples}")
-    rng = np.random.default_rng(seed)
-    z = rng.standard_normal((n, m.latent.dim), dtype=np.float32)
-    y = None
-    if m.conditional:
-        y = (
-            check_label_range(np.full(n, label, dtype=np.int64), m)
-            if label is not None
-            else rng.integers(0, m.num_classes, n, dtype=np.int64)
-        )
-    elif label is not None:
-        raise InvalidInput(f"model {m.name} is unconditional: label is not accepted")
-    images = await served.decode(z, y)
-    return image_response(served, images, z, y, format, cols=math.ceil(math.sqrt(n)))
+    if label is not None:
+        if not m.conditional:
+            raise InvalidInput(f"model {m.name} is unconditional: label is not accepted")
+        check_label_range(np.array([label]), m)
+    out = await samplers.sample(
+        served,
+        sampler,
+        n,
+        np.random.default_rng(seed),
+        samplers.Prior(m.latent.dim, m.num_classes, label),
+        served.drs_bound,
+        settings.max_drs_proposals,
+    )
+    report: dict[str, object] = {
+        "sampler": sampler,
+        "acceptance": out.acceptance,
+        "proposals": out.proposed,
+        "filled_from_rejected": out.filled,
+    }
+    cols = math.ceil(math.sqrt(n))
+    return image_response(served, out.images, out.latents, out.labels, format, cols, report)
 
 
 def slerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:

@@ -37,6 +37,8 @@ def test_eval_writes_metrics_figures_and_card(tmp_path: Path, conditional: bool)
             str(data),
             "--classifier",
             str(tmp_path / "clf.pt"),
+            "--samples",
+            "200",
             "--write",
         ]
     )
@@ -55,14 +57,34 @@ def test_eval_writes_metrics_figures_and_card(tmp_path: Path, conditional: bool)
         "classifier_test_accuracy",
         "classifier_robustness",
         "sample_diversity_ratio",
+        "sample_fd",
+        "sample_fd_floor",
+        "sample_fd_ratio",
+        "sample_confident_share",
+        "sample_precision",
+        "sample_recall",
+        "sample_precision_reference",
+        "sample_recall_reference",
     ):
         assert key in m, key
+    assert m["sample_fd"] >= 0 and m["sample_fd_floor"] > 0
+    assert 0 <= m["sample_precision"] <= 1 and 0 <= m["sample_confident_share"] <= 1
+    assert list(m["sampler_metrics"]) == ["ancestral", "drs", "gibbs", "drs+gibbs"]
+    for name, q in m["sampler_metrics"].items():
+        assert {"fd", "fd_ratio", "precision", "recall", "acceptance", "ms_per_image"} <= set(q)
+        assert 0 < q["acceptance"] <= 1
+        assert name.startswith("drs") or q["acceptance"] == 1.0
+        assert ("class_accuracy" in q) == conditional
+    assert m["drs_bound"]["calibration_samples"] == 2048
     if conditional:
         assert 0.0 <= m["conditional_accuracy"] <= 1.0
     assert abs(sum(m["sample_class_histogram"]) - 1.0) < 1e-6
-    for fig in ("samples.png", "reconstructions.png", "interpolations.png"):
+    grids = [f"samples-{s}.png" for s in ("ancestral", "drs", "gibbs", "drs-gibbs")]
+    for fig in ("samples.png", "reconstructions.png", "interpolations.png", *grids):
         assert (model / fig).stat().st_size > 100
     card = (model / "README.md").read_text()
+    assert "## Samplers" in card and "| `drs+gibbs` |" in card and "samples-drs-gibbs.png" in card
+    assert "sample_fd_floor" in card
     assert ("conditional_accuracy" if conditional else "semi_supervised_100_error") in card
     assert "ali-export" in card
     assert "background lift 0.2" in card
