@@ -49,8 +49,9 @@ typecheck: $(DEV_VENV)/.installed
 image-test:
 	bash deploy/image-test.sh
 
-bench: $(DEV_VENV)/.installed  ## full benchmark (<= 10 min): BENCHMARKS.md + bench/results.json
+bench: $(DEV_VENV)/.installed  ## full benchmark (<= 12 min): BENCHMARKS.md + bench/results.json
 	$(DEV_VENV)/bin/python -m bench.run
+	$(DEV_VENV)/bin/python -m bench.samplers
 
 bench-smoke: $(DEV_VENV)/.installed
 	$(DEV_VENV)/bin/python -m bench.run --smoke --out /tmp/ali-bench-smoke
