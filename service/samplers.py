@@ -40,7 +40,8 @@ Sampler = Literal["ancestral", "drs", "gibbs", "drs+gibbs"]
 SAMPLERS: tuple[str, ...] = get_args(Sampler)
 MIN_ROUND = 16  # DRS proposals per round, at least (tiny rounds cost more in overhead than rows)
 CALIBRATION_SEED = 0
-CALIBRATION_CHUNK = 256
+CALIBRATION_DRAW = 256  # prior rows drawn at a time: fixes the random stream, hence M
+CALIBRATION_CHUNK = 64  # rows per network call: larger calls grow onnxruntime's arenas for good
 
 
 class Networks(Protocol):
@@ -121,6 +122,7 @@ def calibrate(
     discriminate: Callable[[np.ndarray, np.ndarray, np.ndarray | None], np.ndarray],
     prior: Prior,
     proposals: int,
+    chunk: int = CALIBRATION_CHUNK,
 ) -> DrsBound:
     """M = the largest logit D(Gx(z), z) over `proposals` prior draws (seed 0, random labels).
 
@@ -128,9 +130,11 @@ def calibrate(
     """
     rng = np.random.default_rng(CALIBRATION_SEED)
     logits = []
-    for i in range(0, proposals, CALIBRATION_CHUNK):
-        z, y = prior.draw(rng, min(CALIBRATION_CHUNK, proposals - i))
-        logits.append(discriminate(decode(z, y), z, y).astype(np.float64))
+    for i in range(0, proposals, CALIBRATION_DRAW):
+        z, y = prior.draw(rng, min(CALIBRATION_DRAW, proposals - i))
+        for j in range(0, len(z), chunk):
+            zj, yj = z[j : j + chunk], None if y is None else y[j : j + chunk]
+            logits.append(discriminate(decode(zj, yj), zj, yj).astype(np.float64))
     d = np.concatenate(logits)  # [proposals]
     if not np.isfinite(d).all():
         raise ValueError("the discriminator returned non-finite logits on decoder samples")

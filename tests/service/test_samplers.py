@@ -175,6 +175,16 @@ def test_calibrate_takes_the_largest_logit_of_seeded_draws() -> None:
     assert bound.acceptance == pytest.approx(np.exp(d - d.max()).mean())
     again = calibrate(Fake().decode_sync, Fake().discriminate_sync, Prior(1), 600)
     assert again == bound  # seed 0: one model, one M
+    # Calls no larger than the server's batches (onnxruntime keeps arenas sized for the largest
+    # call), and the same M whatever their size, also with labels drawn per round.
+    small = Fake()
+    assert calibrate(small.decode_sync, small.discriminate_sync, Prior(1), 600, chunk=16) == bound
+    assert max(len(d) for _, d in small.logits) <= 16
+    labelled = [
+        calibrate(Fake().decode_sync, Fake().discriminate_sync, Prior(1, 10), 600, c)
+        for c in (16, 64)
+    ]
+    assert labelled[0] == labelled[1]
 
 
 def test_unknown_sampler_and_drs_without_a_bound_are_refused() -> None:
