@@ -76,14 +76,17 @@ def v2_decode_request(model_dir: Path, n: int, seed: int = 1) -> tuple[bytes, di
     return body, {"Inference-Header-Content-Length": str(len(head))}
 
 
+OWN_OUTPUTS = (":!bench/results.json", ":!BENCHMARKS.md")
+
+
 def git_commit() -> str:
     """The checkout's short commit, with "+dirty" when the tree has uncommitted changes."""
     try:
         head = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
         ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+        dirty = subprocess.run(  # the bench's own outputs do not count
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", *OWN_OUTPUTS],
             cwd=ROOT,
             capture_output=True,
             text=True,
