@@ -9,6 +9,8 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: service/ is importable from it
@@ -80,3 +82,13 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@contextmanager
+def running_service(model_dir: Path, **settings: object) -> Iterator[str]:
+    """`start_service` as a context manager: yields the base URL, stops the process after."""
+    proc, url = start_service(model_dir, **settings)
+    try:
+        yield url
+    finally:
+        stop(proc)

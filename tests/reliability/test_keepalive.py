@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from service.settings import Settings
-from service.testing.server import start_service, stop
+from service.testing.server import running_service, start_service, stop
 from service.testing.tiny_models import make_tiny_model
 
 
@@ -51,9 +51,8 @@ def _get_twice(url: str, idle_s: float) -> int | None:
 
 @pytest.fixture(scope="module")
 def default_server(models: Path) -> Iterator[str]:
-    proc, url = start_service(models, default_model="tiny")
-    yield url
-    stop(proc)
+    with running_service(models, default_model="tiny") as url:
+        yield url
 
 
 def test_default_outlives_common_load_balancer_idle_timeouts() -> None:

@@ -26,7 +26,7 @@ from service.testing.browser import (
     wait,
     wait_panel,
 )
-from service.testing.server import start_service, stop
+from service.testing.server import running_service
 from service.testing.tiny_models import make_tiny_model
 
 if find_chromium() is None:
@@ -55,11 +55,8 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("ui-models")
     make_tiny_model(root, "tiny")
     make_tiny_model(root, "tiny-cond", conditional=True, seed=1)
-    proc, url = start_service(root, default_model="tiny")
-    try:
+    with running_service(root, default_model="tiny") as url:
         yield url
-    finally:
-        stop(proc)
 
 
 @pytest.fixture(scope="module")

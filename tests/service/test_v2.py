@@ -20,7 +20,7 @@ from PIL import Image
 
 from service.grid import to_uint8
 from service.runtime import load_model
-from service.testing.server import start_service, stop
+from service.testing.server import running_service
 from tests.service.conftest import noise_png
 
 tritonclient = pytest.importorskip("tritonclient.http")
@@ -34,11 +34,8 @@ NETWORKS = ("encoder", "decoder", "discriminator")
 
 @pytest.fixture(scope="module")
 def server(model_dir: Path) -> Iterator[str]:
-    proc, url = start_service(model_dir, default_model="tiny")
-    try:
+    with running_service(model_dir, default_model="tiny") as url:
         yield url
-    finally:
-        stop(proc)
 
 
 @pytest.fixture(scope="module")
