@@ -41,20 +41,17 @@ class ServedModel:
     def manifest(self) -> Manifest:
         return self.model.manifest
 
-    async def _call(self, network: str, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+    async def run(self, network: str, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """Any network's graph inputs -> its outputs, through its batcher (with the deadline).
+
+        `feeds` must already match the graph (names, dtypes, fixed dims): rows from every caller
+        of this network are concatenated into one batch. The v2 protocol calls it directly."""
         try:
             return await asyncio.wait_for(self.batchers[network].submit(feeds), self.timeout_s)
         except TimeoutError:
             raise DeadlineExceeded(
                 f"{self.model.name}/{network} did not answer within {self.timeout_s:g}s"
             ) from None
-
-    async def run(self, network: str, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-        """Any network's graph inputs -> its outputs, through its batcher (with the deadline).
-
-        `feeds` must already match the graph (names, dtypes, fixed dims): rows from every caller
-        of this network are concatenated into one batch. Used by the v2 protocol."""
-        return await self._call(network, feeds)
 
     def _feeds(self, feeds: dict[str, np.ndarray], y: np.ndarray | None) -> dict[str, np.ndarray]:
         try:
@@ -63,14 +60,14 @@ class ServedModel:
             raise InvalidInput(str(e)) from None
 
     async def encode(self, x: np.ndarray, y: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        mu, log_sigma = await self._call("encoder", self._feeds({"x": x}, y))
+        mu, log_sigma = await self.run("encoder", self._feeds({"x": x}, y))
         return mu, log_sigma
 
     async def decode(self, z: np.ndarray, y: np.ndarray | None) -> np.ndarray:
-        return (await self._call("decoder", self._feeds({"z": z}, y)))[0]
+        return (await self.run("decoder", self._feeds({"z": z}, y)))[0]
 
     async def discriminate(self, x: np.ndarray, z: np.ndarray, y: np.ndarray | None) -> np.ndarray:
-        return (await self._call("discriminator", self._feeds({"x": x, "z": z}, y)))[0]
+        return (await self.run("discriminator", self._feeds({"x": x, "z": z}, y)))[0]
 
 
 def _calibrate(model: Model, proposals: int, chunk: int) -> DrsBound:
