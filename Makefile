@@ -5,7 +5,7 @@ TORCH ?= torch==2.13.0
 SERVE_VENV := .venv-serve
 DEV_VENV := .venv
 
-.PHONY: serve test test-serve lint typecheck bench bench-smoke image-test mixture models clean
+.PHONY: serve test test-serve lint typecheck bench bench-smoke bench-peers bench-peers-smoke image-test mixture models clean
 
 $(SERVE_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(SERVE_VENV)
@@ -55,6 +55,16 @@ bench: $(DEV_VENV)/.installed  ## full benchmark (<= 12 min): BENCHMARKS.md + be
 
 bench-smoke: $(DEV_VENV)/.installed
 	$(DEV_VENV)/bin/python -m bench.run --smoke --out /tmp/ali-bench-smoke
+
+# The service against Triton (PyTriton), LitServe, Ray Serve, mosec and BentoML, each installed by
+# the bench into .venv-peers/<name> (~15 min, plus ~5 min of installs the first time).
+bench-peers: $(DEV_VENV)/.installed
+	command -v wrk >/dev/null || apt-get install -y -qq wrk
+	$(DEV_VENV)/bin/python -m bench.peers
+
+bench-peers-smoke: $(DEV_VENV)/.installed
+	command -v wrk >/dev/null || apt-get install -y -qq wrk
+	$(DEV_VENV)/bin/python -m bench.peers --smoke
 
 mixture: $(DEV_VENV)/.installed  ## the paper's 25-Gaussian experiment, 10 seeds
 	$(DEV_VENV)/bin/ali-eval mixture --seeds 10 --out results/mixture

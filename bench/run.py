@@ -14,7 +14,6 @@ import io
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,6 +23,8 @@ import numpy as np
 from PIL import Image
 
 from bench import http_load, raw
+from bench.peers import report as peers_report
+from bench.provenance import git_commit
 from service.manifest import load_manifest
 from service.testing.tiny_models import make_tiny_model
 
@@ -74,26 +75,6 @@ def v2_decode_request(model_dir: Path, n: int, seed: int = 1) -> tuple[bytes, di
     head = json.dumps(header).encode()
     body = head + b"".join(a.astype(a.dtype.newbyteorder("<")).tobytes() for _, _, a in tensors)
     return body, {"Inference-Header-Content-Length": str(len(head))}
-
-
-OWN_OUTPUTS = (":!bench/results.json", ":!BENCHMARKS.md")
-
-
-def git_commit() -> str:
-    """The checkout's short commit, with "+dirty" when the tree has uncommitted changes."""
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-        ).stdout.strip()
-        dirty = subprocess.run(  # the bench's own outputs do not count
-            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", *OWN_OUTPUTS],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-    except OSError:
-        return "unknown"
-    return (head or "unknown") + ("+dirty" if dirty else "")
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -381,6 +362,8 @@ def markdown(res: dict) -> str:
         ]
     if "samplers" in res:
         lines += samplers_section(res["samplers"])
+    if "peers" in res:  # bench/peers.json, from `make bench-peers` (its own run and date)
+        lines += ["", *peers_report.section(res["peers"])]
     lines += ["", notes(res)]
     return "\n".join(lines) + "\n"
 
@@ -492,6 +475,9 @@ def load_results(path: Path) -> dict:
     """A results.json as run() returned it (JSON turned its batch/concurrency keys into strings)."""
     res = _int_keys(json.loads(path.read_text()))
     assert isinstance(res, dict)
+    peers = path.parent / "peers.json"
+    if peers.is_file():
+        res["peers"] = _int_keys(json.loads(peers.read_text()))
     return res
 
 

@@ -35,6 +35,10 @@ class ModelConfig:
     # D activation: the paper uses maxout for CIFAR-10/toy and leaky ReLU for SVHN/CelebA.
     d_activation: str = "lrelu"
     maxout_pieces: int = 2
+    # BigBiGAN's unary scores (Donahue & Simonyan 2019): D also gets a logit from its D(x) features
+    # alone and one from its D(z) features alone, each trained as its own real/fake classifier
+    # beside the joint one, so the decoder is scored on x directly (trainer: "unary").
+    d_unary: bool = False
     d_dropout: float = 0.2  # dropout on D's input layer; 0.5 on its inner layers (paper)
     d_dropout_inner: float = 0.5
     # Toy only: batch norm in the decoder's hidden layers (the encoder always has it).

@@ -68,6 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["concat", "projection"],
         help="how a conditional D sees the label (projection: inner product + class head)",
     )
+    p.add_argument(
+        "--d-unary",
+        action="store_true",
+        help="BigBiGAN unary scores: D also judges x alone and z alone (trained beside the joint)",
+    )
     p.add_argument("--aux-class-weight", type=float, help="AC-GAN class-head weight (0 = off)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--workers", type=int, default=0)
@@ -92,6 +97,8 @@ def configs_from_args(args: argparse.Namespace) -> tuple[ModelConfig, TrainConfi
         m["nlat"] = args.nlat
     if args.d_condition:
         m["d_condition"] = args.d_condition
+    if args.d_unary:
+        m["d_unary"] = True
     t: dict[str, Any] = {
         k: v
         for k, v in {

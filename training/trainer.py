@@ -50,6 +50,9 @@ class Trainer:
             raise ValueError(
                 "aux_class_weight needs a conditional ALI model with d_condition='projection'"
             )
+        self.unary = mcfg.d_unary
+        if self.unary and not (self.ali and mcfg.arch != "toy"):
+            raise ValueError("d_unary needs a convolutional ALI model")
         self.encoder = nets.encoder.to(self.device)
         self.decoder = nets.decoder.to(self.device)
         self.disc = nets.discriminator.to(self.device)
@@ -95,20 +98,23 @@ class Trainer:
         x_tilde: torch.Tensor,
         z: torch.Tensor,
         y: torch.Tensor | None,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         """D(x, z_hat) [N], D(x_tilde, z) [N] as one batch of 2N; the GAN baseline's D sees x alone.
 
         Third: the class head's logits [2N, classes] (real rows first) when aux_class_weight > 0.
+        Fourth: the unary logits [2N, 2] (s_x, s_z; real rows first) when the model has them.
         """
         zz = torch.cat([z_hat, z]) if z_hat is not None else None
         yy = torch.cat([y, y]) if y is not None else None
         xx = self._noisy(torch.cat([x, x_tilde]))
-        classes = None
-        if self.aux:
-            logits, classes = d(xx, zz, yy, with_classes=True)
-        else:
-            logits = d(xx, zz, yy)  # [2N]
-        return logits[: x.shape[0]], logits[x.shape[0] :], classes
+        flags = {
+            k: True for k, on in (("with_classes", self.aux), ("with_unary", self.unary)) if on
+        }
+        out = d(xx, zz, yy, **flags)
+        logits, *extras = out if isinstance(out, tuple) else (out,)  # logits [2N]
+        classes = extras.pop(0) if self.aux else None
+        unary = extras.pop(0) if self.unary else None
+        return logits[: x.shape[0]], logits[x.shape[0] :], classes, unary
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, float]:
         x = x.to(self.device, non_blocking=True)
@@ -126,10 +132,19 @@ class Trainer:
         stats: dict[str, float] = {}
 
         # 1. discriminator (and, with AC-GAN, its class head on the real half)
-        d_real, d_fake, classes = self._d_logits(
+        d_real, d_fake, classes, unary = self._d_logits(
             self.disc, x, None if z_hat is None else z_hat.detach(), x_tilde.detach(), z, y
         )
         loss_d = discriminator_loss(d_real, d_fake, self.tcfg.real_label)
+        if unary is not None:  # s_x and s_z, each its own real/fake classifier (BigBiGAN)
+            loss_u = torch.stack(
+                [
+                    discriminator_loss(unary[:n, k], unary[n:, k], self.tcfg.real_label)
+                    for k in (0, 1)
+                ]
+            ).sum()
+            loss_d = loss_d + loss_u
+            stats["unary_d"] = loss_u.item()
         if classes is not None:
             loss_cls = F.cross_entropy(classes[:n], y)
             loss_d = loss_d + self.tcfg.aux_class_weight * loss_cls
@@ -141,8 +156,10 @@ class Trainer:
         # 2. encoder + decoder, through the updated D (unwrapped: its grads are not needed).
         d_raw = _unwrap(self.disc)
         d_raw.requires_grad_(False)
-        g_real, g_fake, classes = self._d_logits(d_raw, x, z_hat, x_tilde, z, y)
+        g_real, g_fake, classes, unary = self._d_logits(d_raw, x, z_hat, x_tilde, z, y)
         loss_g = generator_loss(g_real if self.ali else None, g_fake)
+        if unary is not None:
+            loss_g = loss_g + sum(generator_loss(unary[:n, k], unary[n:, k]) for k in (0, 1))
         if classes is not None:
             loss_cls = F.cross_entropy(classes[n:], y)  # decoded samples should show their label
             loss_g = loss_g + self.tcfg.aux_class_weight * loss_cls

@@ -150,3 +150,17 @@ def test_trainer_reports_the_prior_term() -> None:
     tr = Trainer(mcfg, TrainConfig(dataset="fake", prior_match_weight=1.0), total_steps=2)
     stats = tr.train_step(torch.rand(8, 1, 28, 28) * 2 - 1, None)
     assert "prior" in stats and stats["prior"] == stats["prior"]  # finite, not NaN
+
+
+def test_trainer_trains_the_unary_scores_beside_the_joint_one() -> None:
+    from training.config import ModelConfig, TrainConfig
+    from training.trainer import Trainer
+
+    mcfg = ModelConfig(arch="mnist28", channels=1, image_size=28, nlat=8, width=0.125, d_unary=True)
+    tr = Trainer(mcfg, TrainConfig(dataset="fake"), total_steps=2)
+    before = tr.discriminator.unary_x.weight.detach().clone()
+    stats = tr.train_step(torch.rand(8, 1, 28, 28) * 2 - 1, None)
+    assert stats["unary_d"] > 0
+    assert not torch.equal(before, tr.discriminator.unary_x.weight)  # D's step reached s_x
+    with pytest.raises(ValueError, match="unary"):
+        Trainer(dataclasses.replace(mcfg, arch="toy", channels=0, image_size=0), TrainConfig())

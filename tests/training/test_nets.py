@@ -98,3 +98,24 @@ def test_concat_discriminator_has_no_class_head() -> None:
     disc = build_networks(mcfg).discriminator
     with pytest.raises(ValueError, match="projection"):
         disc(torch.rand(2, 1, 28, 28), torch.randn(2, 8), torch.tensor([0, 1]), with_classes=True)
+
+
+def test_unary_heads_score_x_alone_and_z_alone() -> None:
+    """BigBiGAN's s_x sees only D(x)'s features and s_z only D(z)'s; forward() stays the logit."""
+    mcfg = ModelConfig(arch="mnist28", channels=1, image_size=28, nlat=8, width=0.25, d_unary=True)
+    disc = build_networks(mcfg).discriminator.eval()
+    x = (torch.rand(1, 1, 28, 28) * 2 - 1).repeat(2, 1, 1, 1)
+    z = torch.randn(2, 8)  # same x, different z
+    logit, unary = disc(x, z, with_unary=True)
+    assert logit.shape == (2,) and unary.shape == (2, 2)
+    assert torch.equal(unary[0, 0], unary[1, 0])  # s_x ignores z
+    assert not torch.isclose(unary[0, 1], unary[1, 1])  # s_z follows it
+    assert torch.equal(disc(x, z), logit)  # the exported graph is unchanged
+
+
+def test_unary_scores_need_the_heads() -> None:
+    mcfg = ModelConfig(arch="mnist28", channels=1, image_size=28, nlat=8, width=0.25)
+    with pytest.raises(ValueError, match="unary"):
+        build_networks(mcfg).discriminator(
+            torch.rand(2, 1, 28, 28), torch.randn(2, 8), with_unary=True
+        )

@@ -126,6 +126,8 @@ class ConvDiscriminator(nn.Module):
         j_layers: list[Layer] = [("conv", 1, c, 1, 0) for c in spec.d_joint]
         self.joint, cj = _d_stack(j_layers, cx + cz, cfg, cfg.d_dropout_inner)
         self.out = nn.Conv2d(cj, 1, 1)
+        if cfg.d_unary:
+            self.unary_x, self.unary_z = nn.Conv2d(cx, 1, 1), nn.Conv2d(cz, 1, 1)
         if self.projection:
             self.proj = ConditionEmbedding(cfg.num_classes, cj)
             self.classes = nn.Conv2d(cx, cfg.num_classes, 1)
@@ -136,8 +138,10 @@ class ConvDiscriminator(nn.Module):
         z: torch.Tensor,
         y: torch.Tensor | None = None,
         with_classes: bool = False,
-    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        """logit [N]; with_classes also returns the class head's logits [N, classes]."""
+        with_unary: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        """logit [N]; with_classes adds the class head's logits [N, classes], with_unary adds the
+        unary logits [N, 2] (s_x, s_z), in that order after the logit."""
         z = z[:, :, None, None]
         if self.embed is not None:
             if y is None:
@@ -147,17 +151,22 @@ class ConvDiscriminator(nn.Module):
                 x = torch.cat([x, _label_planes(emb, x)], dim=1)
             z = torch.cat([z, emb[:, :, None, None]], dim=1)
         hx = self.dx(x)  # [N, cx, 1, 1]
-        h = self.joint(torch.cat([hx, self.dz(z)], dim=1))  # [N, cj, 1, 1]
+        hz = self.dz(z)  # [N, cz, 1, 1]
+        h = self.joint(torch.cat([hx, hz], dim=1))  # [N, cj, 1, 1]
         logit = self.out(h).flatten()
-        if not self.projection:
-            if with_classes:
-                raise ValueError("only a projection discriminator has a class head")
-            return logit
-        assert y is not None
-        logit = logit + (self.proj(y) * h.flatten(1)).sum(1)
+        extras: list[torch.Tensor] = []
         if with_classes:
-            return logit, self.classes(hx).flatten(1)
-        return logit
+            if not self.projection:
+                raise ValueError("only a projection discriminator has a class head")
+            extras.append(self.classes(hx).flatten(1))
+        if with_unary:
+            if not hasattr(self, "unary_x"):
+                raise ValueError("this discriminator has no unary heads (ModelConfig.d_unary)")
+            extras.append(torch.cat([self.unary_x(hx), self.unary_z(hz)], dim=1).flatten(1))
+        if self.projection:
+            assert y is not None
+            logit = logit + (self.proj(y) * h.flatten(1)).sum(1)
+        return (logit, *extras) if extras else logit
 
 
 class ConvXDiscriminator(nn.Module):
