@@ -53,7 +53,9 @@ def wrk(
         cmd += ["-s", str(script)]
     out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    pct = dict(re.findall(r"^\s+(\d+)%\s+(\S+)$", out, re.M))
+    pct = dict(re.findall(r"^\s+(\d+)%\s+(\S+)\s*$", out, re.M))
+    if "99" not in pct:  # no request completed: nothing to take percentiles of
+        raise RuntimeError(f"wrk measured no latencies: {' '.join(out.split())[-300:]}")
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     sock = re.search(r"Socket errors: (.*)", out)
     return {

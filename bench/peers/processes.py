@@ -65,7 +65,9 @@ def post(url: str, req: Request, timeout: float = 30) -> tuple[int, bytes, dict[
 
 
 def wait_ready(run: Running, probe: Request, timeout: float) -> None:
-    """Until `probe` answers 200; a server that exits or never answers raises with its log."""
+    """Until `probe` gets an answer other than 404 or 503 (routes still being deployed; any
+    other wrong answer is check_answers' to report);
+    a server that exits or never answers raises with its log."""
     deadline = time.monotonic() + timeout
     last = ""
     while time.monotonic() < deadline:
@@ -73,7 +75,7 @@ def wait_ready(run: Running, probe: Request, timeout: float) -> None:
             raise RuntimeError(f"exited with {run.proc.returncode}: {run.log_tail()}")
         try:
             status, body, _ = post(run.url, probe, timeout=10)
-            if status == 200:
+            if status not in (404, 503):
                 return
             last = f"HTTP {status}: {body[:200]!r}"
         except OSError as e:

@@ -244,17 +244,17 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--smoke", action="store_true", help="mosec only, one concurrency, ~1 s runs")
+    p.add_argument("--smoke", action="store_true", help="mosec only, one concurrency, 1 s runs")
     p.add_argument("--peers", default=",".join(x.name for x in peers(2)))
     p.add_argument("--models", default=str(ROOT / "models"))
     p.add_argument("--model", default="mnist")
-    p.add_argument("--seconds", type=float, default=5.0, help="timed wrk run per row")
-    p.add_argument("--warmup", type=float, default=1.0, help="wrk warm-up before each row")
+    p.add_argument("--seconds", type=int, default=5, help="timed wrk run per row (whole s)")
+    p.add_argument("--warmup", type=int, default=1, help="wrk warm-up before each row (whole s)")
     p.add_argument("--repeats", type=int, default=2)
     args = p.parse_args(argv)
     args.peers = args.peers.split(",")
     if args.smoke:
-        args.peers, args.seconds, args.warmup, args.repeats = ["mosec"], 1.0, 0.5, 1
+        args.peers, args.seconds, args.warmup, args.repeats = ["mosec"], 1, 1, 1
     res = run_all(args)
     if args.smoke:
         print(json.dumps({k: res[k] for k in ("peers_run", "peers_failed", "ratios")}, indent=2))

@@ -21,7 +21,7 @@ class Peer:
     name: str
     requirements: tuple[str, ...]
     script: str  # file in bench/peers/servers/, run with the peer's own python
-    protocol: str  # "v2": KServe v2 binary tensors; "raw": application/octet-stream FP32 bytes
+    protocol: str  # how requests are carried: workloads.py ("v2", "raw", "b64json", "json")
     # How the peer is configured, as recorded in peers.json (the script reads the same numbers
     # from its environment: PEER_WORKERS, PEER_THREADS, PEER_MAX_BATCH, PEER_MAX_WAIT_MS).
     config: dict[str, object] = field(default_factory=dict)
@@ -64,7 +64,7 @@ def peers(cores: int) -> list[Peer]:
             "litserve",
             ("litserve==0.2.19", ORT),
             "litserve_server.py",
-            "raw",
+            "b64json",
             _config(
                 cores,
                 1,
@@ -106,7 +106,7 @@ def peers(cores: int) -> list[Peer]:
             "bentoml",
             ("bentoml==1.4.40", ORT),
             "bentoml_service.py",
-            "raw",
+            "json",
             _config(
                 cores,
                 1,
