@@ -39,6 +39,10 @@ class ModelConfig:
     # alone and one from its D(z) features alone, each trained as its own real/fake classifier
     # beside the joint one, so the decoder is scored on x directly (trainer: "unary").
     d_unary: bool = False
+    # > 0 on an unconditional model: D gets a class head on its label-free D(x) features, trained
+    # on the labels of real x; the decoder is scored by it without labels (TrainConfig
+    # aux_class_weight: confident per sample, all classes used overall). Sampling needs no label.
+    aux_classes: int = 0
     d_dropout: float = 0.2  # dropout on D's input layer; 0.5 on its inner layers (paper)
     d_dropout_inner: float = 0.5
     # Toy only: batch norm in the decoder's hidden layers (the encoder always has it).
@@ -85,6 +89,8 @@ class TrainConfig:
     prior_match_weight: float = 0.0
     # AC-GAN (Odena et al. 2017) for conditional models with a projection D: D's class head learns
     # the labels of real x, and the decoder also minimises aux_class_weight * CE(head(Gx(z, y)), y).
+    # Unconditional models with ModelConfig.aux_classes: the decoder minimises aux_class_weight *
+    # (mean entropy of head(Gx(z)) - entropy of its mean) instead (CatGAN, Springenberg 2016).
     aux_class_weight: float = 0.0
     seed: int = 0
     num_workers: int = 0

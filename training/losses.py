@@ -55,3 +55,14 @@ def prior_moment_loss(z: torch.Tensor) -> torch.Tensor:
     m1 = z[:half].T @ z[:half] / half - eye  # [d, d]
     m2 = z[half : 2 * half].T @ z[half : 2 * half] / half - eye
     return (m1 * m2).sum() / d  # tr(m1 m2) for symmetric matrices
+
+
+def confident_and_balanced_loss(logits: torch.Tensor) -> torch.Tensor:
+    """CatGAN's generator term on class logits [N, K] of generated x, with no labels given:
+    mean_i H(p_i) - H(mean_i p_i). Low when each sample is one confident class and the batch as a
+    whole uses every class (the second term keeps it from putting every sample in one class)."""
+    logp = F.log_softmax(logits, dim=1)
+    p = logp.exp()
+    per_sample = -(p * logp).sum(1).mean()
+    mean = p.mean(0)
+    return per_sample + (mean * mean.clamp_min(1e-8).log()).sum()

@@ -74,6 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="BigBiGAN unary scores: D also judges x alone and z alone (trained beside the joint)",
     )
     p.add_argument("--aux-class-weight", type=float, help="AC-GAN class-head weight (0 = off)")
+    p.add_argument(
+        "--aux-classes",
+        type=int,
+        help="unconditional models: a class head on D(x) trained on real labels (with "
+        "--aux-class-weight); samples are pushed to be confident and to use every class",
+    )
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--workers", type=int, default=0)
     p.add_argument("--threads", type=int, help="torch intra-op threads (CPU)")
@@ -99,6 +105,8 @@ def configs_from_args(args: argparse.Namespace) -> tuple[ModelConfig, TrainConfi
         m["d_condition"] = args.d_condition
     if args.d_unary:
         m["d_unary"] = True
+    if args.aux_classes is not None:
+        m["aux_classes"] = args.aux_classes
     t: dict[str, Any] = {
         k: v
         for k, v in {

@@ -23,7 +23,13 @@ from training.config import (
     config_to_dict,
 )
 from training.distributed import DistInfo
-from training.losses import cycle_loss, discriminator_loss, generator_loss, prior_moment_loss
+from training.losses import (
+    confident_and_balanced_loss,
+    cycle_loss,
+    discriminator_loss,
+    generator_loss,
+    prior_moment_loss,
+)
 from training.nets import build_networks
 
 
@@ -46,9 +52,12 @@ class Trainer:
         nets = build_networks(mcfg)
         self.ali = mcfg.kind == "ali"
         self.aux = tcfg.aux_class_weight > 0
-        if self.aux and not (self.ali and mcfg.conditional and mcfg.d_condition == "projection"):
+        projection = mcfg.conditional and mcfg.d_condition == "projection"
+        label_free = not mcfg.conditional and mcfg.aux_classes > 0
+        if self.aux and not (self.ali and (projection or label_free)):
             raise ValueError(
-                "aux_class_weight needs a conditional ALI model with d_condition='projection'"
+                "aux_class_weight needs a conditional ALI model with d_condition='projection' "
+                "or an unconditional one with aux_classes > 0"
             )
         self.unary = mcfg.d_unary
         if self.unary and not (self.ali and mcfg.arch != "toy"):
@@ -118,6 +127,8 @@ class Trainer:
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, float]:
         x = x.to(self.device, non_blocking=True)
+        # Labels of real x: the class head's targets even when the networks are not given them.
+        labels = y.to(self.device) if (y is not None and self.aux) else None
         y = y.to(self.device) if (y is not None and self.mcfg.conditional) else None
         n = x.shape[0]
         z = self.prior(n)
@@ -146,7 +157,8 @@ class Trainer:
             loss_d = loss_d + loss_u
             stats["unary_d"] = loss_u.item()
         if classes is not None:
-            loss_cls = F.cross_entropy(classes[:n], y)
+            assert labels is not None, "aux_class_weight needs labelled data"
+            loss_cls = F.cross_entropy(classes[:n], labels)
             loss_d = loss_d + self.tcfg.aux_class_weight * loss_cls
             stats["cls_real"] = loss_cls.item()
         self.opt_d.zero_grad(set_to_none=True)
@@ -160,7 +172,11 @@ class Trainer:
         loss_g = generator_loss(g_real if self.ali else None, g_fake)
         if unary is not None:
             loss_g = loss_g + sum(generator_loss(unary[:n, k], unary[n:, k]) for k in (0, 1))
-        if classes is not None:
+        if classes is not None and y is None:  # unconditional: confident, all classes used
+            loss_cls = confident_and_balanced_loss(classes[n:])
+            loss_g = loss_g + self.tcfg.aux_class_weight * loss_cls
+            stats["cls_fake"] = loss_cls.item()
+        elif classes is not None:
             loss_cls = F.cross_entropy(classes[n:], y)  # decoded samples should show their label
             loss_g = loss_g + self.tcfg.aux_class_weight * loss_cls
             stats["cls_fake"] = loss_cls.item()

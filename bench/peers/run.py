@@ -30,7 +30,7 @@ import onnxruntime as ort
 
 from bench import http_load
 from bench.peers import envs, processes, report
-from bench.peers.specs import MAX_BATCH, MAX_WAIT_MS, Peer, peers
+from bench.peers.specs import MAX_BATCH, MAX_WAIT_MS, Peer, peers, service_configs
 from bench.peers.workloads import Workload, decode_answer, request, workloads
 from bench.provenance import git_commit
 from service.testing.server import ROOT, free_port, service_env
@@ -49,27 +49,28 @@ def expected(model_dir: Path, w: Workload) -> np.ndarray:
     return np.concatenate([o.reshape(len(w.rows), -1) for o in outs], axis=1)
 
 
-def service_config(cores: int) -> dict[str, object]:
+def service_config(name: str, cores: int) -> dict[str, object]:
+    cfg = service_configs(cores)[name]
     return {
-        "workers": cores,
-        "onnxruntime_intra_op_threads": 1,
+        "name": name,
+        **cfg["settings"],  # type: ignore[dict-item]
         "max_batch": MAX_BATCH,
         "max_wait_ms": MAX_WAIT_MS,
-        "why": "one worker process per core (ALI_WORKERS), one onnxruntime thread each; the "
-        "batcher counts rows",
+        "why": f"{cfg['why']}; the batcher counts rows",
     }
 
 
-def start_service(model_dir: Path, cores: int, log: Path) -> processes.Running:
+def start_service(model_dir: Path, config: dict[str, object], log: Path) -> processes.Running:
     port = free_port()
+    names = service_configs(1)[str(config["name"])]["settings"]
+    settings = {k: config[k] for k in names}  # type: ignore[union-attr]
     env = service_env(
         model_dir.parent,
         port,
         default_model=model_dir.name,
-        workers=cores,
-        intra_op_threads=1,
         max_batch_size=MAX_BATCH,
         max_wait_ms=MAX_WAIT_MS,
+        **settings,
     )
     return processes.launch(
         SERVICE, [sys.executable, "-m", "service.main"], env, ROOT, f"http://127.0.0.1:{port}", log
@@ -191,7 +192,7 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
             SERVICE: {
                 "version": "this repo",
                 "protocol": "service",
-                "config": service_config(cores),
+                "config": service_config(args.service_config, cores),
             }
         },
         "peers_failed": {},
@@ -218,7 +219,8 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
             log = scripts / f"{name}-{rep}.log"
             print(f"[repeat {rep + 1}/{args.repeats}] {name}", file=sys.stderr)
             if name == SERVICE:
-                run, protocol, timeout = start_service(model_dir, cores, log), SERVICE, 60.0
+                config = res["servers"][SERVICE]["config"]
+                run, protocol, timeout = start_service(model_dir, config, log), SERVICE, 60.0
             else:
                 peer = next(p for p in chosen if p.name == name)
                 run = start_peer(peer, envs.python_of(peer), model_dir, cores, log)
@@ -246,6 +248,7 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--smoke", action="store_true", help="mosec only, one concurrency, 1 s runs")
     p.add_argument("--peers", default=",".join(x.name for x in peers(2)))
+    p.add_argument("--service-config", default="workers", choices=sorted(service_configs(1)))
     p.add_argument("--models", default=str(ROOT / "models"))
     p.add_argument("--model", default="mnist")
     p.add_argument("--seconds", type=int, default=5, help="timed wrk run per row (whole s)")

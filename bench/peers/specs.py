@@ -117,3 +117,18 @@ def peers(cores: int) -> list[Peer]:
             start_timeout_s=180.0,
         ),
     ]
+
+
+def service_configs(cores: int) -> dict[str, dict[str, object]]:
+    """Ways to run the service on `cores` cores within the same thread budget (ALI_* settings)."""
+    return {
+        "workers": {
+            "settings": {"workers": cores, "intra_op_threads": 1},
+            "why": "one worker process per core (ALI_WORKERS), one onnxruntime thread each",
+        },
+        "shared_pool": {
+            "settings": {"workers": 1, "inference_threads": cores, "intra_op_threads": cores},
+            "why": f"one process; {cores} batches run at once (ALI_INFERENCE_THREADS) on one "
+            f"{cores}-thread onnxruntime pool per network, so a lone batch gets every core",
+        },
+    }

@@ -164,3 +164,30 @@ def test_trainer_trains_the_unary_scores_beside_the_joint_one() -> None:
     assert not torch.equal(before, tr.discriminator.unary_x.weight)  # D's step reached s_x
     with pytest.raises(ValueError, match="unary"):
         Trainer(dataclasses.replace(mcfg, arch="toy", channels=0, image_size=0), TrainConfig())
+
+
+def test_confident_and_balanced_loss_prefers_confident_samples_of_every_class() -> None:
+    from training.losses import confident_and_balanced_loss
+
+    eye = torch.eye(4) * 20  # each sample one confident class, all four classes used
+    one_class = torch.zeros(4, 4)
+    one_class[:, 0] = 20  # confident, but every sample the same class
+    unsure = torch.zeros(4, 4)  # every sample uniform over the classes
+    best = confident_and_balanced_loss(eye)
+    assert best < confident_and_balanced_loss(one_class)
+    assert best < confident_and_balanced_loss(unsure)
+    assert best == pytest.approx(-torch.log(torch.tensor(4.0)).item(), abs=1e-4)
+
+
+def test_unconditional_class_head_learns_labels_and_scores_samples_without_them() -> None:
+    from training.config import ModelConfig, TrainConfig
+
+    mcfg = ModelConfig(
+        arch="mnist28", channels=1, image_size=28, nlat=8, width=0.125, aux_classes=10
+    )
+    tr = Trainer(mcfg, TrainConfig(dataset="fake", aux_class_weight=1.0), total_steps=2)
+    stats = tr.train_step(torch.rand(8, 1, 28, 28) * 2 - 1, torch.arange(8) % 10)
+    assert {"cls_real", "cls_fake"} <= set(stats)
+    assert tr.decoder.embed is None  # the decoder never sees a label
+    with pytest.raises(ValueError, match="aux_classes"):
+        Trainer(dataclasses.replace(mcfg, aux_classes=0), TrainConfig(aux_class_weight=1.0))

@@ -131,6 +131,8 @@ class ConvDiscriminator(nn.Module):
         if self.projection:
             self.proj = ConditionEmbedding(cfg.num_classes, cj)
             self.classes = nn.Conv2d(cx, cfg.num_classes, 1)
+        elif cfg.aux_classes > 0 and not cfg.conditional:
+            self.classes = nn.Conv2d(cx, cfg.aux_classes, 1)
 
     def forward(
         self,
@@ -156,8 +158,10 @@ class ConvDiscriminator(nn.Module):
         logit = self.out(h).flatten()
         extras: list[torch.Tensor] = []
         if with_classes:
-            if not self.projection:
-                raise ValueError("only a projection discriminator has a class head")
+            if not hasattr(self, "classes"):
+                raise ValueError(
+                    "only a projection discriminator (or aux_classes > 0) has a class head"
+                )
             extras.append(self.classes(hx).flatten(1))
         if with_unary:
             if not hasattr(self, "unary_x"):
