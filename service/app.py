@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from service.body_limit import BodyLimitMiddleware
+from service.cores import CoreTokens
 from service.errors import install_error_handlers
 from service.metrics import Metrics, MetricsMiddleware
 from service.registry import ModelRegistry
@@ -31,10 +32,14 @@ tensors; its errors are the protocol's `{"error": "message"}`.
 """
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, tokens: CoreTokens | None = None) -> FastAPI:
+    """The app. `tokens`: core tokens shared with other worker processes (service/cores.py);
+    without them, ALI_CPU_TOKENS > 0 makes this process's own."""
     settings = settings or Settings()
     metrics = Metrics()
-    registry = ModelRegistry(settings, metrics)
+    if tokens is None and settings.cpu_tokens:
+        tokens = CoreTokens(settings.cpu_tokens)
+    registry = ModelRegistry(settings, metrics, tokens=tokens)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from service.batcher import Batcher
+from service.cores import CoreTokens
 from service.errors import DeadlineExceeded, InvalidInput, ModelNotFound, NotReady
 from service.manifest import MANIFEST_FILE, NAME_PATTERN, NETWORKS, Manifest
 from service.metrics import Metrics
@@ -87,6 +88,7 @@ class ModelRegistry:
     failures: dict[str, str] = field(default_factory=dict)
     ready: bool = False
     draining: bool = False
+    tokens: CoreTokens | None = None  # shared CPU budget (service/cores.py), when on
     _executor: ThreadPoolExecutor | None = None
 
     def discover(self) -> list[Path]:
@@ -100,12 +102,13 @@ class ModelRegistry:
         """Load and warm every model; runs the blocking work in a thread, off the event loop."""
         s = self.settings
         # By default one inference thread: onnxruntime already uses every core inside a call.
-        workers = s.inference_threads
+        # With core tokens, up to one call per token: the tokens decide how many really run.
+        workers = self.tokens.total if self.tokens else s.inference_threads
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ort")
         for directory in self.discover():
             name = directory.name
             try:
-                model = await asyncio.to_thread(load_model, directory, s)
+                model = await asyncio.to_thread(load_model, directory, s, self.tokens)
                 if model.name != name:
                     raise ValueError(f"manifest name {model.name!r} differs from folder {name!r}")
                 if s.warmup:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
+from service.cores import CoreTokens
 from service.manifest import NETWORKS, Manifest, load_manifest
 from service.settings import Settings
 
@@ -57,10 +58,12 @@ def provider_list(settings: Settings) -> list[tuple[str, dict[str, Any]]]:
     return chosen
 
 
-def session_options(settings: Settings) -> ort.SessionOptions:
+def session_options(settings: Settings, intra_op_threads: int | None = None) -> ort.SessionOptions:
     so = ort.SessionOptions()
     so.graph_optimization_level = _OPT_LEVELS[settings.graph_optimization]
-    so.intra_op_num_threads = settings.intra_op_threads
+    so.intra_op_num_threads = (
+        settings.intra_op_threads if intra_op_threads is None else intra_op_threads
+    )
     so.inter_op_num_threads = settings.inter_op_threads
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     so.log_severity_level = 3
@@ -73,18 +76,32 @@ def session_options(settings: Settings) -> ort.SessionOptions:
 
 
 class Network:
-    """One ONNX graph: named float/int inputs with a dynamic batch axis -> list of outputs."""
+    """One ONNX graph: named float/int inputs with a dynamic batch axis -> list of outputs.
 
-    def __init__(self, name: str, path: Path, settings: Settings) -> None:
+    With core tokens (service/cores.py) on the CPU, one session per thread count in
+    tokens.sizes; each call runs on the one that matches the tokens it got.
+    """
+
+    def __init__(
+        self, name: str, path: Path, settings: Settings, tokens: CoreTokens | None = None
+    ) -> None:
         self.name = name
         providers = provider_list(settings)
-        self.session = ort.InferenceSession(
-            str(path),
-            sess_options=session_options(settings),
-            providers=[p for p, _ in providers],
-            provider_options=[o for _, o in providers],
-        )
+
+        def open_session(threads: int | None = None) -> ort.InferenceSession:
+            return ort.InferenceSession(
+                str(path),
+                sess_options=session_options(settings, threads),
+                providers=[p for p, _ in providers],
+                provider_options=[o for _, o in providers],
+            )
+
+        self.session = open_session(1 if tokens else None)
         self.providers: list[str] = self.session.get_providers()  # what really runs
+        self.tokens = tokens if self.providers[0] == CPU else None  # a GPU call needs no cores
+        self.sessions = {1: self.session}
+        if self.tokens:
+            self.sessions |= {n: open_session(n) for n in self.tokens.sizes if n > 1}
         self.inputs = {i.name: i for i in self.session.get_inputs()}
         self.output_names = [o.name for o in self.session.get_outputs()]
 
@@ -93,7 +110,10 @@ class Network:
         return self.providers[0]
 
     def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-        return self.session.run(self.output_names, feeds)  # type: ignore[no-any-return]
+        if self.tokens is None:
+            return self.session.run(self.output_names, feeds)  # type: ignore[no-any-return]
+        with self.tokens.take() as threads:
+            return self.sessions[threads].run(self.output_names, feeds)  # type: ignore[no-any-return]
 
 
 @dataclass
@@ -125,10 +145,12 @@ class Model:
         return feeds
 
     def warmup(self, batch_sizes: tuple[int, ...] = (1, 8)) -> None:
-        """Run each network once per batch size so first requests don't pay allocation costs."""
+        """Run each network (each of its sessions) once per batch size so first requests don't
+        pay allocation costs."""
         for name, net in self.networks.items():
-            for n in batch_sizes:
-                net.run(self.example_feeds(name, n))
+            for session in net.sessions.values():
+                for n in batch_sizes:
+                    session.run(net.output_names, self.example_feeds(name, n))
 
     # Convenience wrappers for offline use (eval, benchmarks); the service goes through batchers.
     def encode(self, x: np.ndarray, y: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -156,12 +178,14 @@ class Model:
         return feeds
 
 
-def load_model(directory: str | Path, settings: Settings | None = None) -> Model:
-    """Validate the manifest and file hashes, then open one session per network."""
+def load_model(
+    directory: str | Path, settings: Settings | None = None, tokens: CoreTokens | None = None
+) -> Model:
+    """Validate the manifest and file hashes, then open the sessions of each network."""
     settings = settings or Settings()
     directory = Path(directory)
     manifest = load_manifest(directory, verify=True)
     model = Model(manifest, directory)
     for net in NETWORKS:
-        model.networks[net] = Network(net, directory / manifest.files[net].path, settings)
+        model.networks[net] = Network(net, directory / manifest.files[net].path, settings, tokens)
     return model

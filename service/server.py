@@ -14,6 +14,7 @@ from types import FrameType
 import uvicorn
 
 from service.app import create_app
+from service.cores import CoreTokens
 from service.settings import Settings
 
 
@@ -46,11 +47,13 @@ def configure_logging(settings: Settings) -> None:
     )
 
 
-def serve(settings: Settings, sock: socket.socket | None = None) -> bool:
+def serve(
+    settings: Settings, sock: socket.socket | None = None, tokens: CoreTokens | None = None
+) -> bool:
     """One server process until it exits (on `sock` if given, else host:port from settings).
 
     Returns False if the app failed to start."""
-    app = create_app(settings)
+    app = create_app(settings, tokens)
     config = uvicorn.Config(
         app,
         host=settings.host,

@@ -30,6 +30,14 @@ class Settings(BaseSettings):
         "intra_op_threads to cores / N",
     )
     inter_op_threads: int = Field(1, ge=0)
+    cpu_tokens: int = Field(
+        0,
+        ge=0,
+        le=256,
+        description="share this many cores among all workers' model calls (0 = off): a call "
+        "takes one token and any free ones and runs with that many onnxruntime threads, so a "
+        "lone request uses every core; replaces intra_op_threads and inference_threads (CPU)",
+    )
     graph_optimization: Literal["disable", "basic", "extended", "all"] = "all"
     allow_spinning: bool = Field(
         True,

@@ -126,6 +126,12 @@ def service_configs(cores: int) -> dict[str, dict[str, object]]:
             "settings": {"workers": cores, "intra_op_threads": 1},
             "why": "one worker process per core (ALI_WORKERS), one onnxruntime thread each",
         },
+        "tokens": {
+            "settings": {"workers": cores, "cpu_tokens": cores},
+            "why": f"one worker process per core sharing {cores} core tokens (ALI_CPU_TOKENS): "
+            "a call takes a token and any free ones, so a lone batch uses every core and no more "
+            f"than {cores} onnxruntime threads compute at once",
+        },
         "shared_pool": {
             "settings": {"workers": 1, "inference_threads": cores, "intra_op_threads": cores},
             "why": f"one process; {cores} batches run at once (ALI_INFERENCE_THREADS) on one "
