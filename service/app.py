@@ -18,6 +18,7 @@ from service.metrics import Metrics, MetricsMiddleware
 from service.registry import ModelRegistry
 from service.routers import docs, generation, health, inference, models, playground, v2
 from service.settings import Settings
+from service.v2.fast_path import V2InferFastPath
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,8 @@ def create_app(settings: Settings | None = None, tokens: CoreTokens | None = Non
     app.state.registry = registry
     install_error_handlers(app)
     # The last added is the outermost: metrics see every request, the 413s included.
+    # Outermost last: metrics, then the body limit, then the v2 infer fast path, then FastAPI.
+    app.add_middleware(V2InferFastPath)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     routers = (health, models, inference, generation, v2, docs)

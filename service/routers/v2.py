@@ -13,10 +13,10 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse, Response
 
 from service.deps import AppSettings, Registry
-from service.inputs import parse_json
 from service.settings import Settings
 from service.v2 import catalog
 from service.v2.catalog import V2Model
+from service.v2.infer import infer
 from service.v2.schemas import (
     InferRequest,
     InferResponse,
@@ -28,7 +28,6 @@ from service.v2.schemas import (
     ServerReady,
     V2Error,
 )
-from service.v2.tensors import decode_inputs, encode_output, inflate, output_choice, split_body
 
 router = APIRouter(prefix="/v2", tags=["v2 (Open Inference Protocol)"])
 
@@ -169,30 +168,14 @@ INFER: dict[str, Any] = {
 async def _infer(
     model: V2Model, request: Request, settings: Settings, header_length: int | None
 ) -> Response:
-    # The body limit (service/body_limit.py) has bounded what arrives; inflate bounds the rest.
-    limit = settings.max_body_bytes
-    body = inflate(await request.body(), request.headers.get("content-encoding"), limit)
-    header, binary = split_body(body, header_length)
-    infer = parse_json(header, InferRequest)
-    feeds = decode_inputs(infer, binary, model.inputs, settings.max_images)
-    model.check_values(feeds)
-    chosen = output_choice(infer, [s.name for s in model.outputs])
-    results = await model.infer(feeds)
-    encoded = [encode_output(name, results[name], binary) for name, binary in chosen]
-    head = InferResponse.model_construct(
-        model_name=model.name,
-        model_version=model.version,
-        id=infer.id,
-        outputs=[out for out, _ in encoded],
+    answer = await infer(
+        model,
+        await request.body(),
+        request.headers.get("content-encoding"),
+        header_length,
+        settings,
     )
-    json_bytes = head.model_dump_json(exclude_none=True).encode()
-    if not any(binary for _, binary in chosen):
-        return Response(json_bytes, media_type="application/json")
-    return Response(
-        json_bytes + b"".join(raw for _, raw in encoded),
-        media_type="application/octet-stream",
-        headers={"Inference-Header-Content-Length": str(len(json_bytes))},
-    )
+    return Response(answer.body, media_type=answer.media_type, headers=answer.headers)
 
 
 @router.post("/models/{name}/infer", **INFER)
