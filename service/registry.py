@@ -102,7 +102,7 @@ class ModelRegistry:
         """Load and warm every model; runs the blocking work in a thread, off the event loop."""
         s = self.settings
         # By default one inference thread: onnxruntime already uses every core inside a call.
-        # With core tokens, up to one call per token: the tokens decide how many really run.
+        # With core tokens, one call per token: the tokens decide how many really run at once.
         workers = self.tokens.total if self.tokens else s.inference_threads
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ort")
         for directory in self.discover():

@@ -8,6 +8,7 @@ onnxruntime silently falls back to CPU when CUDA libraries are missing, so the p
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,7 +59,9 @@ def provider_list(settings: Settings) -> list[tuple[str, dict[str, Any]]]:
     return chosen
 
 
-def session_options(settings: Settings, intra_op_threads: int | None = None) -> ort.SessionOptions:
+def session_options(
+    settings: Settings, intra_op_threads: int | None = None, spin: bool | None = None
+) -> ort.SessionOptions:
     so = ort.SessionOptions()
     so.graph_optimization_level = _OPT_LEVELS[settings.graph_optimization]
     so.intra_op_num_threads = (
@@ -69,9 +72,9 @@ def session_options(settings: Settings, intra_op_threads: int | None = None) -> 
     so.log_severity_level = 3
     # Spinning workers answer the next call sooner; measured on 2 cores, turning it off made
     # GET /sample?n=64 at concurrency 1 slower (27 ms vs 18 ms p50), so it stays on by default.
-    spin = "1" if settings.allow_spinning else "0"
-    so.add_session_config_entry("session.intra_op.allow_spinning", spin)
-    so.add_session_config_entry("session.inter_op.allow_spinning", spin)
+    spinning = "1" if (settings.allow_spinning if spin is None else spin) else "0"
+    so.add_session_config_entry("session.intra_op.allow_spinning", spinning)
+    so.add_session_config_entry("session.inter_op.allow_spinning", spinning)
     return so
 
 
@@ -79,8 +82,12 @@ class Network:
     """One ONNX graph: named float/int inputs with a dynamic batch axis -> list of outputs.
 
     With core tokens (service/cores.py) on the CPU, one session per thread count in
-    tokens.sizes; each call runs on the one that matches the tokens it got.
+    tokens.sizes; each call runs on the one that matches the tokens it got. Only calls expected
+    to take PARALLEL_MIN_S or more on one thread ask for more than one token: the estimate is
+    rows x a running average of one-thread seconds per row.
     """
+
+    PARALLEL_MIN_S = 0.004
 
     def __init__(
         self, name: str, path: Path, settings: Settings, tokens: CoreTokens | None = None
@@ -89,9 +96,12 @@ class Network:
         providers = provider_list(settings)
 
         def open_session(threads: int | None = None) -> ort.InferenceSession:
+            # Token sessions with helper threads never spin: a helper spinning after its call
+            # would burn a core that another worker's call holds the token for.
+            spin = False if (tokens and threads and threads > 1) else None
             return ort.InferenceSession(
                 str(path),
-                sess_options=session_options(settings, threads),
+                sess_options=session_options(settings, threads, spin),
                 providers=[p for p, _ in providers],
                 provider_options=[o for _, o in providers],
             )
@@ -104,6 +114,7 @@ class Network:
             self.sessions |= {n: open_session(n) for n in self.tokens.sizes if n > 1}
         self.inputs = {i.name: i for i in self.session.get_inputs()}
         self.output_names = [o.name for o in self.session.get_outputs()]
+        self.seconds_per_row = 0.0  # one thread, running average (0: not measured yet)
 
     @property
     def provider(self) -> str:
@@ -112,8 +123,20 @@ class Network:
     def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         if self.tokens is None:
             return self.session.run(self.output_names, feeds)  # type: ignore[no-any-return]
-        with self.tokens.take() as threads:
-            return self.sessions[threads].run(self.output_names, feeds)  # type: ignore[no-any-return]
+        rows = len(next(iter(feeds.values())))
+        long_call = rows * self.seconds_per_row >= self.PARALLEL_MIN_S
+        with self.tokens.take(None if long_call else 1) as threads:
+            start = time.perf_counter()
+            out = self.sessions[threads].run(self.output_names, feeds)
+            # threads x seconds bounds the one-thread time from above; without it a cold,
+            # overestimated cost would send every call to the multi-thread session for good.
+            self._observe(rows, threads * (time.perf_counter() - start))
+            return out  # type: ignore[no-any-return]
+
+    def _observe(self, rows: int, seconds: float) -> None:
+        per_row = seconds / max(rows, 1)
+        old = self.seconds_per_row
+        self.seconds_per_row = per_row if old == 0 else 0.9 * old + 0.1 * per_row
 
 
 @dataclass
@@ -148,9 +171,12 @@ class Model:
         """Run each network (each of its sessions) once per batch size so first requests don't
         pay allocation costs."""
         for name, net in self.networks.items():
-            for session in net.sessions.values():
+            for threads, session in net.sessions.items():
                 for n in batch_sizes:
+                    start = time.perf_counter()
                     session.run(net.output_names, self.example_feeds(name, n))
+                    if threads == 1 and n == max(batch_sizes):  # seeds the cost per row
+                        net._observe(n, time.perf_counter() - start)
 
     # Convenience wrappers for offline use (eval, benchmarks); the service goes through batchers.
     def encode(self, x: np.ndarray, y: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

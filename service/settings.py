@@ -35,8 +35,8 @@ class Settings(BaseSettings):
         ge=0,
         le=256,
         description="share this many cores among all workers' model calls (0 = off): a call "
-        "takes one token and any free ones and runs with that many onnxruntime threads, so a "
-        "lone request uses every core; replaces intra_op_threads and inference_threads (CPU)",
+        "takes one token, and any free ones if it is long, and runs with that many onnxruntime "
+        "threads, so a lone large request uses every core; replaces intra_op_threads (CPU)",
     )
     graph_optimization: Literal["disable", "basic", "extended", "all"] = "all"
     allow_spinning: bool = Field(

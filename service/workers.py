@@ -25,7 +25,7 @@ from multiprocessing.process import BaseProcess
 from types import FrameType
 from typing import Any
 
-from service.cores import CoreTokens
+from service.cores import CoreTokens, shared_state
 from service.server import configure_logging, serve
 from service.settings import Settings
 
@@ -53,9 +53,9 @@ def reuseport_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _worker(overrides: dict[str, Any], semaphore: Any = None) -> None:
-    """One worker process: its own socket, app and draining server; `semaphore` holds the core
-    tokens all workers share (service/cores.py), when ALI_CPU_TOKENS is on."""
+def _worker(overrides: dict[str, Any], shared_tokens: Any = None) -> None:
+    """One worker process: its own socket, app and draining server; `shared_tokens` is the core
+    tokens' state all workers share (service/cores.py), when ALI_CPU_TOKENS is on."""
     settings = Settings(**overrides)
     configure_logging(settings)
     _exit_with_parent(os.getppid())
@@ -68,7 +68,7 @@ def _worker(overrides: dict[str, Any], semaphore: Any = None) -> None:
         sys.exit(STARTUP_FAILURE)
     # False when the app's lifespan raised (an unexpected error while loading models; a model
     # that merely fails to load is reported by /readyz instead): a restart would fail the same way.
-    tokens = CoreTokens(settings.cpu_tokens, semaphore) if semaphore is not None else None
+    tokens = CoreTokens(settings.cpu_tokens, shared_tokens) if shared_tokens else None
     if not serve(settings, sock, tokens):
         sys.exit(STARTUP_FAILURE)
 
@@ -93,13 +93,13 @@ class Supervisor:
         self.stop_timeout_s = stop_timeout_s
         self._ctx = multiprocessing.get_context("spawn")  # no forked onnxruntime/thread state
         tokens = Settings(**overrides).cpu_tokens
-        self._semaphore = self._ctx.BoundedSemaphore(tokens) if tokens else None
+        self._tokens = shared_state(self._ctx, tokens) if tokens else None
         self._stopping = threading.Event()
         self.procs: list[BaseProcess] = []
 
     def _start(self) -> BaseProcess:
         p = self._ctx.Process(
-            target=_worker, args=(self.overrides, self._semaphore), name="ali-worker"
+            target=_worker, args=(self.overrides, self._tokens), name="ali-worker"
         )
         p.start()
         return p

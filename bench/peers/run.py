@@ -248,7 +248,7 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--smoke", action="store_true", help="mosec only, one concurrency, 1 s runs")
     p.add_argument("--peers", default=",".join(x.name for x in peers(2)))
-    p.add_argument("--service-config", default="workers", choices=sorted(service_configs(1)))
+    p.add_argument("--service-config", default="tokens", choices=sorted(service_configs(1)))
     p.add_argument("--models", default=str(ROOT / "models"))
     p.add_argument("--model", default="mnist")
     p.add_argument("--seconds", type=int, default=5, help="timed wrk run per row (whole s)")

@@ -92,3 +92,29 @@ def test_workers_share_the_tokens_and_serve(tmp_path: Path) -> None:
             )
             with urllib.request.urlopen(req, timeout=30) as r:
                 assert r.status == 200
+
+
+class _Counting:
+    def __init__(self, session: object) -> None:
+        self.session, self.calls = session, 0
+
+    def run(self, *args: object) -> object:
+        self.calls += 1
+        return self.session.run(*args)  # type: ignore[attr-defined]
+
+
+def test_only_calls_long_enough_to_gain_take_more_threads(tmp_path: Path) -> None:
+    make_tiny_model(tmp_path, "tiny")
+    model = load_model(tmp_path / "tiny", Settings(), CoreTokens(2))
+    model.warmup()
+    dec = model.networks["decoder"]
+    assert dec.seconds_per_row > 0  # measured at warm-up on one thread
+    one, two = _Counting(dec.sessions[1]), _Counting(dec.sessions[2])
+    dec.sessions = {1: one, 2: two}  # type: ignore[dict-item]
+    z = np.zeros((4, model.manifest.latent.dim), np.float32)
+    dec.seconds_per_row = 1e-6  # 4 rows: far below PARALLEL_MIN_S
+    dec.run({"z": z})
+    assert (one.calls, two.calls) == (1, 0)
+    dec.seconds_per_row = 1.0  # 4 s on one thread: worth both cores
+    dec.run({"z": z})
+    assert (one.calls, two.calls) == (1, 1)
