@@ -10,7 +10,9 @@ deadline) is skipped, and no result is ever set on a cancelled future. The queue
 rows: beyond it `submit` raises Overloaded (503 + Retry-After).
 
 Up to `max_concurrent` batches run at once (one per inference thread), so the next batch is
-collected and started while the previous one is still running. With `coalesce=False` every
+collected and started while the previous one is still running; with `overlap_ok`, a batch starts
+beside a running one only if its rows make a call long enough to be worth it (short calls wait,
+and the rows that queue meanwhile make the next batch larger). With `coalesce=False` every
 request runs on its own (the "batching off" baseline); large requests are still split.
 """
 
@@ -65,6 +67,7 @@ class Batcher:
         requests_in_flight: Callable[[], int] | None = None,
         max_concurrent: int = 1,
         coalesce: bool = True,
+        overlap_ok: Callable[[int], bool] | None = None,
     ) -> None:
         if max_concurrent < 1:
             raise ValueError("max_concurrent must be at least 1")
@@ -84,6 +87,7 @@ class Batcher:
         self._task: asyncio.Task[None] | None = None
         self._coalesce = coalesce
         self._slots = asyncio.Semaphore(max_concurrent)  # batches allowed to run at once
+        self._overlap_ok = overlap_ok
         self._running: set[asyncio.Task[None]] = set()
 
     # ---- lifecycle ------------------------------------------------------------------------
@@ -148,6 +152,7 @@ class Batcher:
         while True:
             await self._slots.acquire()  # a free inference thread before collecting a batch
             try:
+                await self._wait_to_overlap()
                 batch = await self._collect()
             except asyncio.CancelledError:
                 self._slots.release()
@@ -161,6 +166,18 @@ class Batcher:
             task = asyncio.get_running_loop().create_task(self._run_batch(batch))
             self._running.add(task)
             task.add_done_callback(self._batch_done)
+
+    async def _wait_to_overlap(self) -> None:
+        """While a batch runs, hold the next one until the queued rows make a long call."""
+        while (
+            self._running
+            and self._overlap_ok is not None
+            and not self._overlap_ok(min(self._available_rows(), self.max_batch_size))
+        ):
+            self._wakeup.clear()
+            wake = asyncio.ensure_future(self._wakeup.wait())
+            await asyncio.wait({wake, *self._running}, return_when=asyncio.FIRST_COMPLETED)
+            wake.cancel()
 
     def _batch_done(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)

@@ -130,6 +130,8 @@ class ModelRegistry:
                     max_wait_s=s.max_wait_ms / 1000,
                     coalesce=s.batching,
                     max_concurrent=workers,
+                    # With tokens, a second call beside a running one only if it is long.
+                    overlap_ok=model.networks[net].worth_parallel if self.tokens else None,
                     max_queue_rows=s.max_queue_rows,
                     observer=self.metrics.observer(name, net),
                     requests_in_flight=lambda: self.metrics.active_requests,

@@ -124,14 +124,17 @@ class Network:
         if self.tokens is None:
             return self.session.run(self.output_names, feeds)  # type: ignore[no-any-return]
         rows = len(next(iter(feeds.values())))
-        long_call = rows * self.seconds_per_row >= self.PARALLEL_MIN_S
-        with self.tokens.take(None if long_call else 1) as threads:
+        with self.tokens.take(None if self.worth_parallel(rows) else 1) as threads:
             start = time.perf_counter()
             out = self.sessions[threads].run(self.output_names, feeds)
             # threads x seconds bounds the one-thread time from above; without it a cold,
             # overestimated cost would send every call to the multi-thread session for good.
             self._observe(rows, threads * (time.perf_counter() - start))
             return out  # type: ignore[no-any-return]
+
+    def worth_parallel(self, rows: int) -> bool:
+        """Whether a call of `rows` rows is long enough (one thread) to gain from more cores."""
+        return rows * self.seconds_per_row >= self.PARALLEL_MIN_S
 
     def _observe(self, rows: int, seconds: float) -> None:
         per_row = seconds / max(rows, 1)

@@ -208,6 +208,42 @@ async def test_batches_overlap_up_to_max_concurrent() -> None:
     await b.stop()
 
 
+async def test_short_batches_wait_for_the_running_one_when_overlap_is_not_worth_it() -> None:
+    """overlap_ok says no for short calls: rows queue while the first batch runs, then go as one."""
+    gate, sizes, in_flight, peak = threading.Event(), [], [0], [0]
+    lock = threading.Lock()
+
+    def run(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        with lock:
+            in_flight[0] += 1
+            peak[0] = max(peak[0], in_flight[0])
+        gate.wait(5)
+        sizes.append(len(feeds["x"]))
+        with lock:
+            in_flight[0] -= 1
+        return [feeds["x"]]
+
+    b = Batcher(
+        "short",
+        run,
+        ThreadPoolExecutor(2),
+        max_batch_size=8,
+        max_wait_s=0.0,
+        max_concurrent=2,
+        overlap_ok=lambda rows: rows >= 8,
+    )
+    b.start()
+    first = asyncio.create_task(b.submit({"x": _rows(0, 1)}))
+    await asyncio.sleep(0.05)  # the first batch is running (held at the gate)
+    rest = [asyncio.create_task(b.submit({"x": _rows(i, 1)})) for i in range(1, 4)]
+    await asyncio.sleep(0.05)  # three rows queued: too short to start beside the first
+    assert peak[0] == 1
+    gate.set()
+    await asyncio.gather(first, *rest)
+    assert sizes == [1, 3] and peak[0] == 1
+    await b.stop()
+
+
 async def test_stop_waits_for_running_batches() -> None:
     run = Recorder(delay=0.1)
     b = _batcher(run, max_batch_size=4, max_wait_s=0.0)
