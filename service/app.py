@@ -61,13 +61,17 @@ def create_app(settings: Settings | None = None, tokens: CoreTokens | None = Non
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        # Metrics are Prometheus (/metrics). FastAPI's native OpenTelemetry would otherwise ask
+        # the OTel globals on every request whether a provider is configured: ~4 % of a worker's
+        # CPU on one-image requests (py-spy, docs/peers.md).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.registry = registry
     install_error_handlers(app)
-    # The last added is the outermost: metrics see every request, the 413s included.
-    # Outermost last: metrics, then the body limit, then the v2 infer fast path, then FastAPI.
+    # The last added is the outermost: metrics see every request, the 413s included; then the
+    # body limit, then the v2 infer fast path, then FastAPI's routing.
     app.add_middleware(V2InferFastPath)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
