@@ -115,6 +115,28 @@ def section(res: dict[str, Any]) -> list[str]:
             f"| {r['workload']} | {r['concurrency']} | {r['best_peer']} | "
             f"{r['service_vs_best_peer']:.2f} | {r['spread'][0]:.2f}–{r['spread'][1]:.2f} | {p50} |"
         )
+    lost = [r for r in res["ratios"] if r["service_vs_best_peer"] < 1.0]
+    slower = [
+        r
+        for r in res["ratios"]
+        if "p50_c1_service_ms" in r and r["p50_c1_service_ms"] > r["p50_c1_best_peer_ms"]
+    ]
+    lines.append("")
+    if lost or slower:
+        rows = [
+            f"{r['workload']} c={r['concurrency']} ({r['service_vs_best_peer']:.2f}× "
+            f"{r['best_peer']})"
+            for r in lost
+        ]
+        rows += [f"{r['workload']} p50 at c=1" for r in slower]
+        lines.append(
+            "Rows the service did not win: " + ", ".join(rows) + ". What the profiles show "
+            "there, and what was changed because of them: [docs/peers.md](docs/peers.md)."
+        )
+    else:
+        lines.append(
+            "The service won every row. Profiles and history: [docs/peers.md](docs/peers.md)."
+        )
     if res["peers_failed"]:
         lines += ["", "Peers that could not run here, with their errors:", ""]
         lines += [f"- **{k}**: `{v}`" for k, v in res["peers_failed"].items()]

@@ -129,8 +129,9 @@ def service_configs(cores: int) -> dict[str, dict[str, object]]:
         "tokens": {
             "settings": {"workers": cores, "cpu_tokens": cores},
             "why": f"one worker process per core sharing {cores} core tokens (ALI_CPU_TOKENS): "
-            "a call takes a token and any free ones, so a lone batch uses every core and no more "
-            f"than {cores} onnxruntime threads compute at once",
+            "one token per call, and all free ones for a long call when nothing else runs, so a "
+            f"lone batch uses every core and no more than {cores} onnxruntime threads compute at "
+            "once",
         },
         "shared_pool": {
             "settings": {"workers": 1, "inference_threads": cores, "intra_op_threads": cores},
