@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+import numpy as np
 
 from service.testing.server import start_service, stop
 
@@ -93,6 +96,27 @@ def post_script(
     lines.append(f'wrk.body = "{lua_string(data)}"')
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def v2_binary_body(tensors: list[tuple[str, str, np.ndarray]]) -> tuple[bytes, dict[str, str]]:
+    """An Open Inference Protocol request with the binary tensor extension: a JSON header naming
+    each (name, datatype, array), then the raw little-endian tensors; every output asked for as
+    binary. Returns (body, headers)."""
+    header = {
+        "inputs": [
+            {
+                "name": name,
+                "shape": list(a.shape),
+                "datatype": dt,
+                "parameters": {"binary_data_size": a.nbytes},
+            }
+            for name, dt, a in tensors
+        ],
+        "parameters": {"binary_data_output": True},
+    }
+    head = json.dumps(header).encode()
+    body = head + b"".join(a.astype(a.dtype.newbyteorder("<")).tobytes() for _, _, a in tensors)
+    return body, {"Inference-Header-Content-Length": str(len(head))}
 
 
 def rss_mb(pid: int) -> float:

@@ -60,21 +60,7 @@ def v2_decode_request(model_dir: Path, n: int, seed: int = 1) -> tuple[bytes, di
     tensors = [("z", "FP32", z)]
     if m.conditional:
         tensors.append(("y", "INT64", np.arange(n, dtype=np.int64) % m.num_classes))
-    header = {
-        "inputs": [
-            {
-                "name": name,
-                "shape": list(a.shape),
-                "datatype": dt,
-                "parameters": {"binary_data_size": a.nbytes},
-            }
-            for name, dt, a in tensors
-        ],
-        "parameters": {"binary_data_output": True},
-    }
-    head = json.dumps(header).encode()
-    body = head + b"".join(a.astype(a.dtype.newbyteorder("<")).tobytes() for _, _, a in tensors)
-    return body, {"Inference-Header-Content-Length": str(len(head))}
+    return http_load.v2_binary_body(tensors)
 
 
 def run(args: argparse.Namespace) -> dict:

@@ -129,14 +129,15 @@ class Network:
             out = self.sessions[threads].run(self.output_names, feeds)
             # threads x seconds bounds the one-thread time from above; without it a cold,
             # overestimated cost would send every call to the multi-thread session for good.
-            self._observe(rows, threads * (time.perf_counter() - start))
+            self.observe(rows, threads * (time.perf_counter() - start))
             return out  # type: ignore[no-any-return]
 
     def worth_parallel(self, rows: int) -> bool:
         """Whether a call of `rows` rows is long enough (one thread) to gain from more cores."""
         return rows * self.seconds_per_row >= self.PARALLEL_MIN_S
 
-    def _observe(self, rows: int, seconds: float) -> None:
+    def observe(self, rows: int, seconds: float) -> None:
+        """One call's one-thread seconds for `rows` rows into the running cost per row."""
         per_row = seconds / max(rows, 1)
         old = self.seconds_per_row
         self.seconds_per_row = per_row if old == 0 else 0.9 * old + 0.1 * per_row
@@ -179,7 +180,7 @@ class Model:
                     start = time.perf_counter()
                     session.run(net.output_names, self.example_feeds(name, n))
                     if threads == 1 and n == max(batch_sizes):  # seeds the cost per row
-                        net._observe(n, time.perf_counter() - start)
+                        net.observe(n, time.perf_counter() - start)
 
     # Convenience wrappers for offline use (eval, benchmarks); the service goes through batchers.
     def encode(self, x: np.ndarray, y: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

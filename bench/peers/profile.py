@@ -19,7 +19,7 @@ from pathlib import Path
 
 from bench import http_load
 from bench.peers import processes
-from bench.peers.run import SERVICE, service_config, start_service
+from bench.peers.run import SERVICE, start_service
 from bench.peers.specs import service_configs
 from bench.peers.workloads import request, workloads
 from service.testing.server import ROOT
@@ -66,8 +66,9 @@ def main(argv: list[str] | None = None) -> None:
     w = next(x for x in workloads() if x.name == args.workload)
     req = request(SERVICE, w, args.model)
     script = http_load.post_script(tmp / "load.lua", req.body, req.content_type, req.headers)
-    config = service_config(args.service_config, 2)
-    run = start_service((ROOT / "models" / args.model).resolve(), config, tmp / "service.log")
+    settings = service_configs(2)[args.service_config]["settings"]
+    model_dir = (ROOT / "models" / args.model).resolve()
+    run = start_service(model_dir, settings, tmp / "service.log")  # type: ignore[arg-type]
     try:
         processes.wait_ready(run, req, 60)
         load = threading.Thread(

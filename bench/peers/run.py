@@ -60,10 +60,9 @@ def service_config(name: str, cores: int) -> dict[str, object]:
     }
 
 
-def start_service(model_dir: Path, config: dict[str, object], log: Path) -> processes.Running:
+def start_service(model_dir: Path, settings: dict[str, object], log: Path) -> processes.Running:
+    """The service with `settings` (ALI_* names, lower case) and the shared batching limits."""
     port = free_port()
-    names = service_configs(1)[str(config["name"])]["settings"]
-    settings = {k: config[k] for k in names}  # type: ignore[union-attr]
     env = service_env(
         model_dir.parent,
         port,
@@ -219,8 +218,9 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
             log = scripts / f"{name}-{rep}.log"
             print(f"[repeat {rep + 1}/{args.repeats}] {name}", file=sys.stderr)
             if name == SERVICE:
-                config = res["servers"][SERVICE]["config"]
-                run, protocol, timeout = start_service(model_dir, config, log), SERVICE, 60.0
+                settings = service_configs(cores)[args.service_config]["settings"]
+                run = start_service(model_dir, settings, log)  # type: ignore[arg-type]
+                protocol, timeout = SERVICE, 60.0
             else:
                 peer = next(p for p in chosen if p.name == name)
                 run = start_peer(peer, envs.python_of(peer), model_dir, cores, log)

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bench.http_load import v2_binary_body
+
 
 @dataclass(frozen=True)
 class Workload:
@@ -49,24 +51,8 @@ class Request:
 
 
 def _v2(path: str, w: Workload) -> Request:
-    header = {
-        "inputs": [
-            {
-                "name": w.input_name,
-                "shape": list(w.rows.shape),
-                "datatype": "FP32",
-                "parameters": {"binary_data_size": w.rows.nbytes},
-            }
-        ],
-        "parameters": {"binary_data_output": True},
-    }
-    head = json.dumps(header).encode()
-    return Request(
-        path,
-        head + w.rows.astype("<f4").tobytes(),
-        "application/octet-stream",
-        {"Inference-Header-Content-Length": str(len(head))},
-    )
+    body, headers = v2_binary_body([(w.input_name, "FP32", w.rows)])
+    return Request(path, body, "application/octet-stream", headers)
 
 
 def request(protocol: str, w: Workload, model: str = "mnist") -> Request:
