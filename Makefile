@@ -57,7 +57,7 @@ bench-smoke: $(DEV_VENV)/.installed
 	$(DEV_VENV)/bin/python -m bench.run --smoke --out /tmp/ali-bench-smoke
 
 # The service against Triton (PyTriton), LitServe, Ray Serve, mosec and BentoML, each installed by
-# the bench into .venv-peers/<name> (~15 min, plus ~5 min of installs the first time).
+# the bench into .venv-peers/<name> (~9 min, plus ~5 min of installs the first time).
 bench-peers: $(DEV_VENV)/.installed
 	command -v wrk >/dev/null || apt-get install -y -qq wrk
 	$(DEV_VENV)/bin/python -m bench.peers
