@@ -73,12 +73,16 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="BigBiGAN unary scores: D also judges x alone and z alone (trained beside the joint)",
     )
+    p.add_argument("--d-dropout-inner", type=float, help="dropout on D's inner layers (paper: 0.5)")
     p.add_argument("--aux-class-weight", type=float, help="AC-GAN class-head weight (0 = off)")
     p.add_argument(
         "--aux-classes",
         type=int,
         help="unconditional models: a class head on D(x) trained on real labels (with "
         "--aux-class-weight); samples are pushed to be confident and to use every class",
+    )
+    p.add_argument(
+        "--autocast", choices=["none", "bf16"], help="bf16: forward passes in bfloat16 (CPU/GPU)"
     )
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--workers", type=int, default=0)
@@ -107,6 +111,8 @@ def configs_from_args(args: argparse.Namespace) -> tuple[ModelConfig, TrainConfi
         m["d_unary"] = True
     if args.aux_classes is not None:
         m["aux_classes"] = args.aux_classes
+    if args.d_dropout_inner is not None:
+        m["d_dropout_inner"] = args.d_dropout_inner
     t: dict[str, Any] = {
         k: v
         for k, v in {
@@ -122,6 +128,7 @@ def configs_from_args(args: argparse.Namespace) -> tuple[ModelConfig, TrainConfi
             "cycle_weight": args.cycle_weight,
             "prior_match_weight": args.prior_match_weight,
             "aux_class_weight": args.aux_class_weight,
+            "autocast": args.autocast,
             "data_path": args.data,
             "dataset": args.dataset,
         }.items()

@@ -1,0 +1,52 @@
+import pytest
+import torch
+
+from training.config import ModelConfig, TrainConfig
+from training.train import build_parser, configs_from_args
+from training.trainer import Trainer
+
+
+def _tiny_mnist(**train: object) -> Trainer:
+    mcfg = ModelConfig(
+        arch="mnist28", channels=1, image_size=28, nlat=8, width=0.125, aux_classes=10
+    )
+    tcfg = TrainConfig(dataset="fake", aux_class_weight=1.0, cycle_weight=10.0, **train)  # type: ignore[arg-type]
+    return Trainer(mcfg, tcfg, total_steps=2)
+
+
+def test_bf16_autocast_step_is_close_to_fp32_and_keeps_fp32_weights() -> None:
+    x = torch.rand(8, 1, 28, 28) * 2 - 1
+    y = torch.arange(8) % 10
+    stats = {}
+    for mode in ("none", "bf16"):
+        tr = _tiny_mnist(autocast=mode)  # seeds torch itself: same init, z and dropout
+        stats[mode] = tr.train_step(x, y)
+        assert {p.dtype for p in tr.decoder.parameters()} == {torch.float32}
+        assert {p.dtype for p in tr.discriminator.parameters()} == {torch.float32}
+    # bf16 really ran (the figures differ) but computes the same step to bf16's precision
+    assert stats["bf16"]["loss_d"] != stats["none"]["loss_d"]
+    assert stats["bf16"].keys() == stats["none"].keys()
+    for key, value in stats["none"].items():
+        assert stats["bf16"][key] == pytest.approx(value, rel=0.05, abs=0.02), key
+
+
+def test_conv_nets_train_channels_last_and_the_toy_net_does_not() -> None:
+    tr = _tiny_mnist()
+    first_conv = tr.decoder.body[0].weight  # [C_in, C_out, k, k]
+    assert first_conv.is_contiguous(memory_format=torch.channels_last)
+    assert not first_conv.is_contiguous()
+    toy = Trainer(ModelConfig(arch="toy", channels=0, image_size=0, nlat=2), TrainConfig())
+    assert all(p.is_contiguous() for p in toy.decoder.parameters())
+
+
+def test_autocast_must_be_known() -> None:
+    with pytest.raises(ValueError, match="autocast"):
+        TrainConfig(autocast="fp16")
+
+
+def test_cli_sets_autocast_and_inner_dropout() -> None:
+    args = build_parser().parse_args(["--autocast", "none", "--d-dropout-inner", "0.2"])
+    mcfg, tcfg = configs_from_args(args)
+    assert tcfg.autocast == "none" and mcfg.d_dropout_inner == 0.2
+    mcfg, tcfg = configs_from_args(build_parser().parse_args([]))
+    assert tcfg.autocast == "bf16" and mcfg.d_dropout_inner == 0.5  # the mnist preset
