@@ -167,18 +167,21 @@ def preset_name(meta: dict[str, Any]) -> str | None:
     return found.group(1) if found else None
 
 
-def git_commit() -> str:
+def git_commit(root: Path = Path(__file__).parent.parent) -> str:
+    """HEAD's hash, with "+dirty" when tracked code (anything outside models/) has uncommitted
+    changes: then HEAD alone did not make the model."""
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=Path(__file__).parent,
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, cwd=root
         )
-        return out.stdout.strip()
+        dirty = subprocess.run(
+            ["git", "diff", "--quiet", "HEAD", "--", ".", ":(exclude)models"],
+            capture_output=True,
+            cwd=root,
+        )
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+    return out.stdout.strip() + ("+dirty" if dirty.returncode == 1 else "")
 
 
 def export_checkpoint(

@@ -132,3 +132,25 @@ def test_shipped_models_load_and_hashes_match(name: str) -> None:
     assert "reconstruction_mse" in m.metrics and "reconstruction_class_accuracy" in m.metrics
     key = "conditional_accuracy" if m.conditional else "linear_probe_accuracy"
     assert key in m.metrics
+
+
+def test_git_commit_marks_uncommitted_code_but_not_models(tmp_path: Path) -> None:
+    import subprocess
+
+    from training.export import git_commit
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "models").mkdir()
+    (tmp_path / "code.py").write_text("a = 1\n")
+    (tmp_path / "models" / "manifest.json").write_text("{}\n")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
+    clean = git_commit(tmp_path)
+    assert len(clean) == 40 and not clean.endswith("+dirty")
+    (tmp_path / "models" / "manifest.json").write_text('{"new": 1}\n')  # exports rewrite models/
+    assert git_commit(tmp_path) == clean
+    (tmp_path / "code.py").write_text("a = 2\n")
+    assert git_commit(tmp_path) == clean + "+dirty"
