@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 ARCHES = ("toy", "mnist28", "svhn32", "cifar32", "celeba64")
+AUTOCAST = ("none", "bf16")  # TrainConfig.autocast: fp32 throughout, or bf16 forward passes
 
 
 @dataclass
@@ -100,8 +101,8 @@ class TrainConfig:
     tensorboard: bool = False
 
     def __post_init__(self) -> None:
-        if self.autocast not in ("none", "bf16"):
-            raise ValueError(f"autocast must be 'none' or 'bf16', got {self.autocast!r}")
+        if self.autocast not in AUTOCAST:
+            raise ValueError(f"autocast must be one of {AUTOCAST}, got {self.autocast!r}")
 
     @property
     def real_label(self) -> float:
@@ -235,6 +236,7 @@ def train_config_from_dict(d: dict[str, Any]) -> TrainConfig:
 
 
 __all__ = [
+    "AUTOCAST",
     "ModelConfig",
     "TrainConfig",
     "PRESETS",

@@ -24,6 +24,7 @@ from tqdm import tqdm
 from service.grid import save_grid
 from training.checkpoint import load_checkpoint, save_checkpoint
 from training.config import (
+    AUTOCAST,
     PRESETS,
     ModelConfig,
     TrainConfig,
@@ -82,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--aux-class-weight); samples are pushed to be confident and to use every class",
     )
     p.add_argument(
-        "--autocast", choices=["none", "bf16"], help="bf16: forward passes in bfloat16 (CPU/GPU)"
+        "--autocast", choices=AUTOCAST, help="bf16: forward passes in bfloat16 (CPU/GPU)"
     )
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--workers", type=int, default=0)

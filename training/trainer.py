@@ -188,10 +188,8 @@ class Trainer:
                 loss_cls = confident_and_balanced_loss(classes[n:])
                 loss_g = loss_g + self.tcfg.aux_class_weight * loss_cls
                 stats["cls_fake"] = loss_cls.item()
-            elif classes is not None:
-                loss_cls = F.cross_entropy(
-                    classes[n:], y
-                )  # decoded samples should show their label
+            elif classes is not None:  # conditional: decoded samples should show their label
+                loss_cls = F.cross_entropy(classes[n:], y)
                 loss_g = loss_g + self.tcfg.aux_class_weight * loss_cls
                 stats["cls_fake"] = loss_cls.item()
             if z_hat is not None and self.tcfg.prior_match_weight > 0:
