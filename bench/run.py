@@ -177,9 +177,10 @@ def run(args: argparse.Namespace) -> dict:
         res["ort_vs_torch"] = raw.torch_vs_ort(args.model, model, 64, secs)
         # 7. training throughput
         print("training throughput ...", file=sys.stderr)
-        from bench.train_speed import compare
+        from bench.train_speed import compare, compare_dropout
 
         res["train"] = compare("mnist", steps=5 if args.quick_train else 10)
+        res["train_dropout"] = compare_dropout("mnist", steps=5 if args.quick_train else 10)
 
     summary = {
         "sample_vs_raw_ratio": max(
@@ -345,6 +346,16 @@ def markdown(res: dict) -> str:
             f"Trainer {t['ours_images_per_s']:.0f} images/s vs plain PyTorch loop "
             f"{t['plain_images_per_s']:.0f} images/s: ratio {t['ratio']:.2f} "
             f"(pairwise {', '.join(f'{r:.2f}' for r in t['pairwise_ratios'])}).",
+        ]
+    if "train_dropout" in res:
+        t = res["train_dropout"]
+        lines += [
+            "",
+            f"D's dropout masks from random bytes (`ByteDropout`) vs torch's `nn.Dropout` "
+            f"(Bernoulli draws), the same Trainer and preset otherwise: "
+            f"{t['byte_ms_per_step']:.0f} vs {t['torch_ms_per_step']:.0f} ms a step, "
+            f"{t['speedup']:.2f}x (pairwise "
+            f"{', '.join(f'{r:.2f}' for r in t['pairwise_speedups'])}).",
         ]
     if "samplers" in res:
         lines += samplers_section(res["samplers"])

@@ -1,21 +1,30 @@
-"""Training throughput of the MNIST preset: our Trainer vs a plain PyTorch loop, same networks.
+"""Training throughput of the MNIST preset, two paired comparisons on the same fixed batch.
 
-The plain loop is the textbook ALI step: D update with the generators under no_grad, then a fresh
-forward of encoder and decoder for the generator update (and, when the preset uses ALICE's cycle
-term, a separate decoder call on Gz(x) for it). Both run alternately on the same fixed
-batches, so machine drift hits them equally.
+1. Our Trainer vs a plain PyTorch loop, same networks. The plain loop is the textbook ALI step:
+   D update with the generators under no_grad, then a fresh forward of encoder and decoder for
+   the generator update (and, when the preset uses ALICE's cycle term, a separate decoder call on
+   Gz(x) for it).
+2. Our Trainer with D's ByteDropout (training/nets/layers.py) vs the same Trainer with
+   torch's nn.Dropout of the same p in its place.
+
+The two sides of each comparison run alternately, round by round, so machine drift hits both.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from training.config import preset
 from training.nets import build_networks
+from training.nets.layers import ByteDropout
 from training.trainer import Trainer
+
+Step = Callable[[torch.Tensor, torch.Tensor], object]
 
 
 class PlainLoop:
@@ -50,31 +59,80 @@ class PlainLoop:
         self.opt_g.step()
 
 
+def _batch(name: str, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+    mcfg, _ = preset(name)
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(batch, mcfg.channels, mcfg.image_size, mcfg.image_size, generator=g) * 2 - 1
+    return x, torch.randint(0, 10, (batch,), generator=g)
+
+
+def _paired(a: Step, b: Step, x: torch.Tensor, y: torch.Tensor, steps: int, rounds: int) -> dict:
+    """Seconds per step of a and b (medians over rounds), timed alternately, round by round."""
+    a(x, y)  # warm-up
+    b(x, y)
+    t_a: list[float] = []
+    t_b: list[float] = []
+    for _ in range(rounds):
+        for fn, out in ((a, t_a), (b, t_b)):
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                fn(x, y)
+            out.append((time.perf_counter() - t0) / steps)
+    med = lambda t: sorted(t)[len(t) // 2]  # noqa: E731
+    return {
+        "a": med(t_a),
+        "b": med(t_b),
+        "pairwise": [q / p for p, q in zip(t_a, t_b, strict=True)],
+    }
+
+
 def compare(name: str = "mnist", steps: int = 10, rounds: int = 3, batch: int = 100) -> dict:
+    """Our Trainer vs the plain loop: images/s of each and their ratio (> 1: ours is faster)."""
     mcfg, tcfg = preset(name)
     ours = Trainer(mcfg, tcfg, total_steps=10_000)
     plain = PlainLoop(name)
-    g = torch.Generator().manual_seed(0)
-    x = torch.rand(batch, mcfg.channels, mcfg.image_size, mcfg.image_size, generator=g) * 2 - 1
-    y = torch.randint(0, 10, (batch,), generator=g)
-    ours.train_step(x, y)  # warm-up
-    plain.step(x, y)
-    t_ours, t_plain = [], []
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            ours.train_step(x, y)
-        t_ours.append((time.perf_counter() - t0) / steps)
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            plain.step(x, y)
-        t_plain.append((time.perf_counter() - t0) / steps)
-    a, b = sorted(t_ours)[len(t_ours) // 2], sorted(t_plain)[len(t_plain) // 2]
+    x, y = _batch(name, batch)
+    r = _paired(ours.train_step, plain.step, x, y, steps, rounds)
     return {
         "preset": name,
         "batch": batch,
-        "ours_images_per_s": batch / a,
-        "plain_images_per_s": batch / b,
-        "ratio": b / a,
-        "pairwise_ratios": [p / o for o, p in zip(t_ours, t_plain, strict=True)],
+        "ours_images_per_s": batch / r["a"],
+        "plain_images_per_s": batch / r["b"],
+        "ratio": r["b"] / r["a"],
+        "pairwise_ratios": r["pairwise"],
     }
+
+
+def with_torch_dropout(trainer: Trainer) -> Trainer:
+    """Swap D's ByteDropout modules for nn.Dropout of the same p, in place."""
+    for parent in list(trainer.disc.modules()):
+        for child_name, child in parent.named_children():
+            if isinstance(child, ByteDropout):
+                setattr(parent, child_name, nn.Dropout(child.p))
+    return trainer
+
+
+def compare_dropout(
+    name: str = "mnist", steps: int = 10, rounds: int = 3, batch: int = 100
+) -> dict:
+    """Trainer steps with ByteDropout vs nn.Dropout in D: ms per step of each, and the speed-up."""
+    mcfg, tcfg = preset(name)
+    byte = Trainer(mcfg, tcfg, total_steps=10_000)
+    torch_drop = with_torch_dropout(Trainer(mcfg, tcfg, total_steps=10_000))
+    x, y = _batch(name, batch)
+    r = _paired(byte.train_step, torch_drop.train_step, x, y, steps, rounds)
+    return {
+        "preset": name,
+        "batch": batch,
+        "byte_ms_per_step": 1000 * r["a"],
+        "torch_ms_per_step": 1000 * r["b"],
+        "speedup": r["b"] / r["a"],
+        "pairwise_speedups": r["pairwise"],
+    }
+
+
+if __name__ == "__main__":  # python -m bench.train_speed: both comparisons, printed as JSON
+    import json
+
+    torch.set_num_threads(2)
+    print(json.dumps({"trainer_vs_plain": compare(), "dropout": compare_dropout()}, indent=1))

@@ -161,7 +161,7 @@ def _mnist() -> tuple[ModelConfig, TrainConfig]:
     # (docs/mnist.md, session 4).
     train = TrainConfig(
         dataset="mnist",
-        epochs=19,
+        epochs=22,
         batch_size=100,
         lr_d=2e-4,
         lr_g=2e-4,

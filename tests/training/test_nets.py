@@ -5,6 +5,7 @@ import torch
 
 from training.config import ModelConfig, preset
 from training.nets import build_networks
+from training.nets.layers import ByteDropout
 
 CASES = {
     "toy": ((2,), 2),
@@ -119,3 +120,39 @@ def test_unary_scores_need_the_heads() -> None:
         build_networks(mcfg).discriminator(
             torch.rand(2, 1, 28, 28), torch.randn(2, 8), with_unary=True
         )
+
+
+@pytest.mark.parametrize("p", [0.2, 0.5])
+def test_byte_dropout_drops_a_share_p_and_keeps_the_mean(p: float) -> None:
+    torch.manual_seed(0)
+    drop = ByteDropout(p)
+    x = torch.ones(200_000, dtype=torch.bfloat16)
+    y = drop(x)
+    assert y.dtype == torch.bfloat16
+    assert (y == 0).float().mean().item() == pytest.approx(p, abs=0.005)
+    assert y.float().mean().item() == pytest.approx(1.0, abs=0.01)  # inverted scaling
+    drop.eval()
+    assert drop(x) is x
+
+
+def test_byte_dropout_backward_uses_the_forward_mask() -> None:
+    torch.manual_seed(0)
+    x = torch.randn(4, 8, 5, 5, requires_grad=True)
+    y = ByteDropout(0.5)(x)
+    y.sum().backward()
+    assert x.grad is not None
+    assert torch.equal(x.grad == 0, y == 0)  # dropped units get no gradient, kept ones 1/(1-p)
+    assert torch.allclose(x.grad[y != 0], torch.full_like(x.grad[y != 0], 2.0))
+
+
+def test_byte_dropout_rejects_p_outside_0_1() -> None:
+    with pytest.raises(ValueError, match="dropout"):
+        ByteDropout(1.0)
+
+
+def test_conv_discriminator_drops_with_byte_dropout() -> None:
+    mcfg, _ = preset("mnist")
+    d = build_networks(mcfg).discriminator
+    drops = [m for m in d.modules() if isinstance(m, ByteDropout)]
+    assert [m.p for m in drops[:2]] == [51 / 256, 0.5]  # input layer 0.2 rounded, inner 0.5
+    assert not any(isinstance(m, torch.nn.Dropout) for m in d.modules())

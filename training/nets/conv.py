@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from training.config import ModelConfig
-from training.nets.layers import ConditionEmbedding, Maxout, activation, width
+from training.nets.layers import ByteDropout, ConditionEmbedding, Maxout, activation, width
 from training.nets.specs import SPECS, Layer
 
 
@@ -40,7 +40,7 @@ def _d_stack(
     for i, (kind, k, c, s, p) in enumerate(layers):
         drop = first_dropout if i == 0 else cfg.d_dropout_inner
         if drop > 0:
-            mods.append(nn.Dropout(drop))
+            mods.append(ByteDropout(drop))
         c_out = width(c, cfg.width)
         mods.append(_conv(kind, c_in, c_out * pieces, k, s, p, bias=True))
         mods.append(Maxout(pieces) if pieces > 1 else activation("lrelu", cfg.leak))
