@@ -343,6 +343,11 @@ def markdown(res: dict) -> str:
             "",
             "## 7. Training throughput (MNIST preset, batch 100)",
             "",
+            *(
+                [f"Made by `{t['command']}` on {t['date']} at commit `{t['commit']}`.", ""]
+                if "command" in t  # measured on its own, after the run in the header
+                else []
+            ),
             f"Trainer {t['ours_images_per_s']:.0f} images/s vs plain PyTorch loop "
             f"{t['plain_images_per_s']:.0f} images/s: ratio {t['ratio']:.2f} "
             f"(pairwise {', '.join(f'{r:.2f}' for r in t['pairwise_ratios'])}).",
