@@ -350,7 +350,10 @@ def markdown(res: dict) -> str:
             ),
             f"Trainer {t['ours_images_per_s']:.0f} images/s vs plain PyTorch loop "
             f"{t['plain_images_per_s']:.0f} images/s: ratio {t['ratio']:.2f} "
-            f"(pairwise {', '.join(f'{r:.2f}' for r in t['pairwise_ratios'])}).",
+            f"(pairwise {', '.join(f'{r:.2f}' for r in t['pairwise_ratios'])}). The plain loop "
+            "is the textbook step in fp32 (bench/train_speed.py); the Trainer runs the preset's "
+            "bf16 autocast and channels-last convolutions and one decoder call for samples and "
+            "cycle.",
         ]
     if "train_dropout" in res:
         t = res["train_dropout"]
