@@ -486,6 +486,27 @@ def load_results(path: Path) -> dict:
     return res
 
 
+def train_only(out: Path, quick: bool = False) -> None:
+    """Section 7 alone, stamped with its own date and commit, merged into results.json."""
+    import torch
+
+    from bench.train_speed import compare, compare_dropout
+
+    torch.set_num_threads(2)
+    made = {
+        "date": time.strftime("%Y-%m-%d", time.gmtime()),
+        "commit": git_commit(),
+        "command": " ".join(["python -m bench.run", *sys.argv[1:]]),
+    }
+    steps = 5 if quick else 10
+    results = json.loads(RESULTS.read_text())
+    results["train"] = {**compare("mnist", steps=steps), **made}
+    results["train_dropout"] = {**compare_dropout("mnist", steps=steps), **made}
+    RESULTS.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    (out / "BENCHMARKS.md").write_text(markdown(load_results(RESULTS)))
+    print(json.dumps({k: results[k] for k in ("train", "train_dropout")}, indent=1))
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--smoke", action="store_true", help="seconds, tiny model, no targets")
@@ -493,6 +514,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--model", default="mnist")
     p.add_argument("--seconds", type=float, default=6.0, help="per measurement")
     p.add_argument("--quick-train", action="store_true")
+    p.add_argument(
+        "--train-only",
+        action="store_true",
+        help="re-measure section 7 (training speed) alone into bench/results.json",
+    )
     p.add_argument("--out", default=str(ROOT))
     p.add_argument(
         "--render", action="store_true", help="rewrite BENCHMARKS.md from bench/results.json"
@@ -500,6 +526,9 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     if args.render:  # after editing NOTES or the layout, without measuring again
         (Path(args.out) / "BENCHMARKS.md").write_text(markdown(load_results(RESULTS)))
+        return
+    if args.train_only:
+        train_only(Path(args.out), quick=args.quick_train)
         return
     res = run(args)
     out = Path(args.out)

@@ -129,29 +129,3 @@ def compare_dropout(
         "speedup": r["b"] / r["a"],
         "pairwise_speedups": r["pairwise"],
     }
-
-
-def main() -> None:
-    """python -m bench.train_speed: both comparisons into bench/results.json and BENCHMARKS.md
-    section 7 (with their own date and commit), without re-running the serving benchmarks."""
-    import json
-    import sys
-
-    from bench.run import RESULTS, ROOT, git_commit, load_results, markdown
-
-    torch.set_num_threads(2)
-    made = {
-        "date": time.strftime("%Y-%m-%d", time.gmtime()),
-        "commit": git_commit(),
-        "command": " ".join(["python -m bench.train_speed", *sys.argv[1:]]),
-    }
-    results = json.loads(RESULTS.read_text())
-    results["train"] = {**compare(), **made}
-    results["train_dropout"] = {**compare_dropout(), **made}
-    RESULTS.write_text(json.dumps(results, indent=2, default=str) + "\n")
-    (ROOT / "BENCHMARKS.md").write_text(markdown(load_results(RESULTS)))
-    print(json.dumps({k: results[k] for k in ("train", "train_dropout")}, indent=1))
-
-
-if __name__ == "__main__":
-    main()

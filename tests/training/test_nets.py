@@ -145,9 +145,10 @@ def test_byte_dropout_backward_uses_the_forward_mask() -> None:
     assert torch.allclose(x.grad[y != 0], torch.full_like(x.grad[y != 0], 2.0))
 
 
-def test_byte_dropout_rejects_p_outside_0_1() -> None:
+@pytest.mark.parametrize("p", [-0.1, 1.0, 0.999])  # 0.999 would round to dropping every unit
+def test_byte_dropout_rejects_p_it_cannot_draw(p: float) -> None:
     with pytest.raises(ValueError, match="dropout"):
-        ByteDropout(1.0)
+        ByteDropout(p)
 
 
 def test_conv_discriminator_drops_with_byte_dropout() -> None:

@@ -29,9 +29,9 @@ class ByteDropout(nn.Module):
 
     def __init__(self, p: float) -> None:
         super().__init__()
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"dropout p must be in [0, 1), got {p}")
         self.threshold = round(256 * p)
+        if not 0.0 <= p < 1.0 or self.threshold >= 256:
+            raise ValueError(f"dropout p must be in [0, 255/256], got {p}")
         self.p = self.threshold / 256
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
