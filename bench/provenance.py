@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import subprocess
+import sys
+import time
 
 from service.testing.server import ROOT
 
@@ -24,3 +26,12 @@ def git_commit() -> str:
     except OSError:
         return "unknown"
     return (head or "unknown") + ("+dirty" if dirty else "")
+
+
+def stamp(command: str) -> dict[str, str]:
+    """Date, commit and command of a benchmark that writes its own section of results.json."""
+    return {
+        "date": time.strftime("%Y-%m-%d", time.gmtime()),
+        "commit": git_commit(),
+        "command": " ".join([command, *sys.argv[1:]]),
+    }

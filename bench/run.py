@@ -24,7 +24,7 @@ from PIL import Image
 
 from bench import http_load, raw
 from bench.peers import report as peers_report
-from bench.provenance import git_commit
+from bench.provenance import git_commit, stamp
 from service.manifest import load_manifest
 from service.testing.tiny_models import make_tiny_model
 
@@ -177,10 +177,7 @@ def run(args: argparse.Namespace) -> dict:
         res["ort_vs_torch"] = raw.torch_vs_ort(args.model, model, 64, secs)
         # 7. training throughput
         print("training throughput ...", file=sys.stderr)
-        from bench.train_speed import compare, compare_dropout
-
-        res["train"] = compare("mnist", steps=5 if args.quick_train else 10)
-        res["train_dropout"] = compare_dropout("mnist", steps=5 if args.quick_train else 10)
+        res.update(measure_training(args.quick_train))
 
     summary = {
         "sample_vs_raw_ratio": max(
@@ -486,22 +483,25 @@ def load_results(path: Path) -> dict:
     return res
 
 
+def measure_training(quick: bool = False) -> dict[str, dict]:
+    """Section 7: the Trainer vs a plain loop, and ByteDropout vs nn.Dropout (bench/train_speed)."""
+    from bench.train_speed import compare, compare_dropout
+
+    steps = 5 if quick else 10
+    return {
+        "train": compare("mnist", steps=steps),
+        "train_dropout": compare_dropout("mnist", steps=steps),
+    }
+
+
 def train_only(out: Path, quick: bool = False) -> None:
     """Section 7 alone, stamped with its own date and commit, merged into results.json."""
     import torch
 
-    from bench.train_speed import compare, compare_dropout
-
     torch.set_num_threads(2)
-    made = {
-        "date": time.strftime("%Y-%m-%d", time.gmtime()),
-        "commit": git_commit(),
-        "command": " ".join(["python -m bench.run", *sys.argv[1:]]),
-    }
-    steps = 5 if quick else 10
+    made = stamp("python -m bench.run")
     results = json.loads(RESULTS.read_text())
-    results["train"] = {**compare("mnist", steps=steps), **made}
-    results["train_dropout"] = {**compare_dropout("mnist", steps=steps), **made}
+    results.update({k: {**v, **made} for k, v in measure_training(quick).items()})
     RESULTS.write_text(json.dumps(results, indent=2, default=str) + "\n")
     (out / "BENCHMARKS.md").write_text(markdown(load_results(RESULTS)))
     print(json.dumps({k: results[k] for k in ("train", "train_dropout")}, indent=1))

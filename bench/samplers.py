@@ -22,7 +22,8 @@ import urllib.request
 from pathlib import Path
 
 from bench.http_load import server
-from bench.run import RESULTS, ROOT, git_commit, load_results, markdown
+from bench.provenance import stamp
+from bench.run import RESULTS, ROOT, load_results, markdown
 from service.manifest import load_manifest
 from service.samplers import SAMPLERS
 from service.testing.tiny_models import make_tiny_model
@@ -62,9 +63,7 @@ def run(models: Path, names: list[str], requests: int) -> dict:
     out: dict = {
         "n": N,
         "requests": requests,
-        "date": time.strftime("%Y-%m-%d", time.gmtime()),
-        "commit": git_commit(),
-        "command": " ".join(["python -m bench.samplers", *sys.argv[1:]]),
+        **stamp("python -m bench.samplers"),
         "models": {},
     }
     with server(models, default_model=names[0]) as (url, _):

@@ -66,7 +66,7 @@ def _batch(name: str, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
     return x, torch.randint(0, 10, (batch,), generator=g)
 
 
-def _paired(a: Step, b: Step, x: torch.Tensor, y: torch.Tensor, steps: int, rounds: int) -> dict:
+def paired(a: Step, b: Step, x: torch.Tensor, y: torch.Tensor, steps: int, rounds: int) -> dict:
     """Seconds per step of a and b (medians over rounds), timed alternately, round by round."""
     a(x, y)  # warm-up
     b(x, y)
@@ -92,7 +92,7 @@ def compare(name: str = "mnist", steps: int = 10, rounds: int = 3, batch: int = 
     ours = Trainer(mcfg, tcfg, total_steps=10_000)
     plain = PlainLoop(name)
     x, y = _batch(name, batch)
-    r = _paired(ours.train_step, plain.step, x, y, steps, rounds)
+    r = paired(ours.train_step, plain.step, x, y, steps, rounds)
     return {
         "preset": name,
         "batch": batch,
@@ -120,7 +120,7 @@ def compare_dropout(
     byte = Trainer(mcfg, tcfg, total_steps=10_000)
     torch_drop = with_torch_dropout(Trainer(mcfg, tcfg, total_steps=10_000))
     x, y = _batch(name, batch)
-    r = _paired(byte.train_step, torch_drop.train_step, x, y, steps, rounds)
+    r = paired(byte.train_step, torch_drop.train_step, x, y, steps, rounds)
     return {
         "preset": name,
         "batch": batch,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from bench.train_speed import _paired, with_torch_dropout
+from bench.train_speed import paired, with_torch_dropout
 from training.config import preset
 from training.nets.layers import ByteDropout
 from training.trainer import Trainer
@@ -24,6 +24,6 @@ def test_with_torch_dropout_swaps_every_byte_dropout_for_the_same_p() -> None:
 def test_paired_runs_both_sides_every_round_in_turn() -> None:
     calls: list[str] = []
     x, y = torch.zeros(1), torch.zeros(1)
-    r = _paired(lambda *_: calls.append("a"), lambda *_: calls.append("b"), x, y, 2, 3)
+    r = paired(lambda *_: calls.append("a"), lambda *_: calls.append("b"), x, y, 2, 3)
     assert calls == ["a", "b"] + ["a", "a", "b", "b"] * 3  # warm-up, then alternating rounds
     assert len(r["pairwise"]) == 3 and r["a"] > 0 and r["b"] > 0
