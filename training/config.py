@@ -46,6 +46,8 @@ class ModelConfig:
     aux_classes: int = 0
     d_dropout: float = 0.2  # dropout on D's input layer; 0.5 on its inner layers (paper)
     d_dropout_inner: float = 0.5
+    # Spectral normalisation (Miyato et al. 2018) of every weight in D: each layer 1-Lipschitz.
+    d_spectral_norm: bool = False
     # Toy only: batch norm in the decoder's hidden layers (the encoder always has it).
     toy_decoder_bn: bool = True
 
@@ -95,6 +97,10 @@ class TrainConfig:
     # Unconditional models with ModelConfig.aux_classes: the decoder minimises aux_class_weight *
     # (mean entropy of head(Gx(z)) - entropy of its mean) instead (CatGAN, Springenberg 2016).
     aux_class_weight: float = 0.0
+    # Feature matching (Salimans et al. 2016) beside the adversarial term: the decoder also
+    # minimises feature_match_weight * mean_k (E[h_k(x)] - E[h_k(Gx(z))])^2 over D's D(x)
+    # features h [N, cx] of a batch, with D's dropout as in training.
+    feature_match_weight: float = 0.0
     seed: int = 0
     num_workers: int = 0
     log_every: int = 50

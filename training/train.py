@@ -74,6 +74,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="BigBiGAN unary scores: D also judges x alone and z alone (trained beside the joint)",
     )
+    p.add_argument(
+        "--d-spectral-norm", action="store_true", help="spectral normalisation of D's weights"
+    )
+    p.add_argument(
+        "--feature-match-weight",
+        type=float,
+        help="weight of matching D(x)'s mean features on data and samples (0 = off)",
+    )
+    p.add_argument("--d-dropout", type=float, help="dropout on D's input layers (paper: 0.2)")
     p.add_argument("--d-dropout-inner", type=float, help="dropout on D's inner layers (paper: 0.5)")
     p.add_argument("--aux-class-weight", type=float, help="AC-GAN class-head weight (0 = off)")
     p.add_argument(
@@ -112,6 +121,10 @@ def configs_from_args(args: argparse.Namespace) -> tuple[ModelConfig, TrainConfi
         m["d_unary"] = True
     if args.aux_classes is not None:
         m["aux_classes"] = args.aux_classes
+    if args.d_spectral_norm:
+        m["d_spectral_norm"] = True
+    if args.d_dropout is not None:
+        m["d_dropout"] = args.d_dropout
     if args.d_dropout_inner is not None:
         m["d_dropout_inner"] = args.d_dropout_inner
     t: dict[str, Any] = {
@@ -129,6 +142,7 @@ def configs_from_args(args: argparse.Namespace) -> tuple[ModelConfig, TrainConfi
             "cycle_weight": args.cycle_weight,
             "prior_match_weight": args.prior_match_weight,
             "aux_class_weight": args.aux_class_weight,
+            "feature_match_weight": args.feature_match_weight,
             "autocast": args.autocast,
             "data_path": args.data,
             "dataset": args.dataset,

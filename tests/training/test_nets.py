@@ -157,3 +157,39 @@ def test_conv_discriminator_drops_with_byte_dropout() -> None:
     drops = [m for m in d.modules() if isinstance(m, ByteDropout)]
     assert [m.p for m in drops[:2]] == [51 / 256, 0.5]  # input layer 0.2 rounded, inner 0.5
     assert not any(isinstance(m, torch.nn.Dropout) for m in d.modules())
+
+
+def test_spectral_norm_holds_every_d_weight_near_one_singular_value() -> None:
+    mcfg = ModelConfig(
+        arch="mnist28",
+        channels=1,
+        image_size=28,
+        nlat=8,
+        width=0.125,
+        aux_classes=10,
+        d_spectral_norm=True,
+    )
+    d = build_networks(mcfg).discriminator.train()
+    x, z = torch.rand(4, 1, 28, 28) * 2 - 1, torch.randn(4, 8)
+    with torch.no_grad():
+        for _ in range(30):  # one power iteration per training forward
+            d(x, z, with_classes=True)
+    convs = [m for m in d.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == 4 + 2 + 2 + 2  # D(x), D(z), joint, logit and class head
+    for conv in convs:
+        sigma = torch.linalg.matrix_norm(conv.weight.detach().flatten(1), ord=2)
+        assert sigma.item() == pytest.approx(1.0, abs=0.05)
+    plain = build_networks(dataclasses.replace(mcfg, d_spectral_norm=False)).discriminator
+    assert not any(hasattr(m, "parametrizations") for m in plain.modules())
+
+
+def test_discriminator_returns_its_x_features_last() -> None:
+    mcfg = ModelConfig(
+        arch="mnist28", channels=1, image_size=28, nlat=8, width=0.125, aux_classes=10
+    )
+    d = build_networks(mcfg).discriminator.eval()
+    x, z = torch.rand(4, 1, 28, 28) * 2 - 1, torch.randn(4, 8)
+    logit, classes, feats = d(x, z, with_classes=True, with_features=True)
+    assert logit.shape == (4,) and classes.shape == (4, 10) and feats.shape == (4, 64)
+    # The features are D(x)'s alone: another z leaves them unchanged.
+    assert torch.equal(feats, d(x, torch.randn(4, 8), with_features=True)[1])
