@@ -101,8 +101,16 @@ class Trainer:
                 self.encoder = DDP(self.encoder, device_ids=ids)
         self.step = 0
         self.epoch = 0
+        self._split_rng_by_rank()
         # Provenance carried into the checkpoint and from there into the model manifest.
         self.meta: dict[str, Any] = {"command": "", "train_seconds": 0.0}
+
+    def _split_rng_by_rank(self) -> None:
+        """Under DDP every rank starts from the same seed (same initial weights); after that each
+        rank needs its own stream, or all ranks draw the same z and the same dropout masks and the
+        global batch holds each prior sample `world` times. Single-process runs are untouched."""
+        if self.dist.enabled:
+            torch.manual_seed(self.tcfg.seed + 1_000_003 * (self.dist.rank + 1) + self.step)
 
     # ---- one step -------------------------------------------------------------------------
     def prior(self, n: int) -> torch.Tensor:
@@ -292,6 +300,7 @@ class Trainer:
         self.epoch, self.step = ckpt["epoch"], ckpt["step"]
         self.meta = dict(ckpt.get("meta", self.meta))
         torch.set_rng_state(ckpt["rng"])
+        self._split_rng_by_rank()
 
 
 def inference_modules_from_checkpoint(

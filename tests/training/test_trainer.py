@@ -54,3 +54,35 @@ def test_cli_sets_autocast_and_inner_dropout() -> None:
     mcfg, tcfg = configs_from_args(build_parser().parse_args(argv))
     assert mcfg.d_spectral_norm and mcfg.d_dropout == 0 and tcfg.feature_match_weight == 2
     assert not preset("mnist")[0].d_spectral_norm
+
+
+def test_ddp_ranks_share_initial_weights_but_not_noise(tmp_path) -> None:
+    """Each rank must draw its own z (and dropout masks): same seed for the weights, then split."""
+    import torch.distributed as dist
+
+    from training.distributed import DistInfo
+
+    store = dist.FileStore(str(tmp_path / "store"), 1)
+    dist.init_process_group("gloo", store=store, rank=0, world_size=1)
+    try:
+        mcfg = ModelConfig(arch="mnist28", channels=1, image_size=28, nlat=8, width=0.125)
+        tcfg = TrainConfig(dataset="fake")
+        ranks = [Trainer(mcfg, tcfg, DistInfo(rank=r, world=2), total_steps=2) for r in (0, 1)]
+        w0, w1 = (next(t.discriminator.parameters()).detach() for t in ranks)
+        assert torch.equal(w0, w1)
+
+        def first_noise(trainer: Trainer) -> torch.Tensor:  # as that rank's process would draw
+            trainer._split_rng_by_rank()
+            return trainer.prior(4)
+
+        z0, z1 = first_noise(ranks[0]), first_noise(ranks[1])
+        assert not torch.equal(z0, z1)
+        assert torch.equal(z0, first_noise(ranks[0]))  # reproducible per rank
+        single = Trainer(mcfg, tcfg, total_steps=2)
+        torch.manual_seed(5)
+        single._split_rng_by_rank()  # a no-op without DDP
+        z = single.prior(4)
+        torch.manual_seed(5)
+        assert torch.equal(z, torch.randn(4, 8))
+    finally:
+        dist.destroy_process_group()
