@@ -13,6 +13,11 @@ TARGETS = {
     "reconstruction_class_accuracy": (">= 0.90", lambda v: v >= 0.90),
     "sample_largest_class_share": ("<= 0.15", lambda v: v <= 0.15),
 }
+# Unconditional samples (issue "samples that look like MNIST"), for GET /sample's default sampler.
+UNCONDITIONAL_TARGETS = {
+    "sample_fd_ratio": ("<= 5", lambda v: v <= 5.0),
+    "sample_confident_share": (">= 0.90", lambda v: v >= 0.90),
+}
 
 
 _PROBES_COND = (
@@ -104,13 +109,14 @@ def _sampler_table(m: Manifest) -> str:
 
 def write_model_card(m: Manifest, model_dir: Path) -> Path:
     kind = "conditional (digit label)" if m.conditional else "unconditional"
+    targets = TARGETS if m.conditional else {**TARGETS, **UNCONDITIONAL_TARGETS}
     rows = []
     for key, raw in m.metrics.items():
         v = _value(raw)
         if v is None:
             continue
         shown = f"{v:.4f}" + (f" ± {raw['std']:.4f}" if isinstance(raw, dict) else "")
-        target, ok = TARGETS.get(key, ("", None))
+        target, ok = targets.get(key, ("", None))
         verdict = "" if ok is None else ("met" if ok(v) else "**missed**")
         rows.append(f"| `{key}` | {shown} | {target} | {verdict} |")
     t = m.training
