@@ -97,10 +97,6 @@ class TrainConfig:
     # Unconditional models with ModelConfig.aux_classes: the decoder minimises aux_class_weight *
     # (mean entropy of head(Gx(z)) - entropy of its mean) instead (CatGAN, Springenberg 2016).
     aux_class_weight: float = 0.0
-    # Feature matching (Salimans et al. 2016) beside the adversarial term: the decoder also
-    # minimises feature_match_weight * mean_k (E[h_k(x)] - E[h_k(Gx(z))])^2 over D's D(x)
-    # features h [N, cx] of a batch, with D's dropout as in training.
-    feature_match_weight: float = 0.0
     seed: int = 0
     num_workers: int = 0
     log_every: int = 50

@@ -66,10 +66,3 @@ def confident_and_balanced_loss(logits: torch.Tensor) -> torch.Tensor:
     per_sample = -(p * logp).sum(1).mean()
     mean = p.mean(0)
     return per_sample + (mean * mean.clamp_min(1e-8).log()).sum()
-
-
-def feature_matching_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-    """Salimans et al. 2016: mean_k (E[h_k(x)] - E[h_k(Gx(z))])^2 over D's features [N, K].
-
-    Pass real features detached: only the generated side should move."""
-    return (real.mean(0) - fake.mean(0)).pow(2).mean()

@@ -77,11 +77,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--d-spectral-norm", action="store_true", help="spectral normalisation of D's weights"
     )
-    p.add_argument(
-        "--feature-match-weight",
-        type=float,
-        help="weight of matching D(x)'s mean features on data and samples (0 = off)",
-    )
     p.add_argument("--d-dropout", type=float, help="dropout on D's input layers (paper: 0.2)")
     p.add_argument("--d-dropout-inner", type=float, help="dropout on D's inner layers (paper: 0.5)")
     p.add_argument("--aux-class-weight", type=float, help="AC-GAN class-head weight (0 = off)")
@@ -142,7 +137,6 @@ def configs_from_args(args: argparse.Namespace) -> tuple[ModelConfig, TrainConfi
             "cycle_weight": args.cycle_weight,
             "prior_match_weight": args.prior_match_weight,
             "aux_class_weight": args.aux_class_weight,
-            "feature_match_weight": args.feature_match_weight,
             "autocast": args.autocast,
             "data_path": args.data,
             "dataset": args.dataset,

@@ -27,7 +27,6 @@ from training.losses import (
     confident_and_balanced_loss,
     cycle_loss,
     discriminator_loss,
-    feature_matching_loss,
     generator_loss,
     prior_moment_loss,
 )
@@ -41,7 +40,6 @@ class DOut(NamedTuple):
     fake: torch.Tensor  # [N] logits of (Gx(z), z)
     classes: torch.Tensor | None  # [2N, classes]
     unary: torch.Tensor | None  # [2N, 2]
-    features: torch.Tensor | None  # [2N, cx]
 
 
 def _unwrap(m: nn.Module) -> nn.Module:
@@ -129,30 +127,25 @@ class Trainer:
         x_tilde: torch.Tensor,
         z: torch.Tensor,
         y: torch.Tensor | None,
-        features: bool = False,
     ) -> DOut:
         """D(x, z_hat) [N], D(x_tilde, z) [N] as one batch of 2N; the GAN baseline's D sees x alone.
 
         Also, real rows first: the class head's logits [2N, classes] when aux_class_weight > 0,
-        the unary logits [2N, 2] (s_x, s_z) when the model has them, and D(x)'s features [2N, cx]
-        when `features` is asked for.
+        and the unary logits [2N, 2] (s_x, s_z) when the model has them.
         """
         zz = torch.cat([z_hat, z]) if z_hat is not None else None
         yy = torch.cat([y, y]) if y is not None else None
         xx = self._noisy(torch.cat([x, x_tilde]))
-        wanted = (
-            ("with_classes", self.aux),
-            ("with_unary", self.unary),
-            ("with_features", features),
-        )
-        out = d(xx, zz, yy, **{k: True for k, on in wanted if on})
+        flags = {
+            k: True for k, on in (("with_classes", self.aux), ("with_unary", self.unary)) if on
+        }
+        out = d(xx, zz, yy, **flags)
         # Losses in fp32 under bf16 autocast: the logits are upcast (no-op in fp32).
         logits, *extras = (t.float() for t in (out if isinstance(out, tuple) else (out,)))
         classes = extras.pop(0) if self.aux else None
         unary = extras.pop(0) if self.unary else None
-        feats = extras.pop(0) if features else None
         n = x.shape[0]
-        return DOut(logits[:n], logits[n:], classes, unary, feats)
+        return DOut(logits[:n], logits[n:], classes, unary)
 
     def _autocast(self) -> torch.autocast:
         """bfloat16 autocast when TrainConfig.autocast says so (convolutions in bf16, weights and
@@ -179,7 +172,7 @@ class Trainer:
             stats: dict[str, float] = {}
 
             # 1. discriminator (and, with AC-GAN, its class head on the real half)
-            d_real, d_fake, classes, unary, _ = self._d_logits(
+            d_real, d_fake, classes, unary = self._d_logits(
                 self.disc, x, None if z_hat is None else z_hat.detach(), x_tilde.detach(), z, y
             )
             loss_d = discriminator_loss(d_real, d_fake, self.tcfg.real_label)
@@ -205,15 +198,8 @@ class Trainer:
         d_raw = _unwrap(self.disc)
         d_raw.requires_grad_(False)
         with self._autocast():
-            fm = self.tcfg.feature_match_weight > 0
-            g_real, g_fake, classes, unary, feats = self._d_logits(
-                d_raw, x, z_hat, x_tilde, z, y, features=fm
-            )
+            g_real, g_fake, classes, unary = self._d_logits(d_raw, x, z_hat, x_tilde, z, y)
             loss_g = generator_loss(g_real if self.ali else None, g_fake)
-            if feats is not None:
-                loss_fm = feature_matching_loss(feats[:n].detach(), feats[n:])
-                loss_g = loss_g + self.tcfg.feature_match_weight * loss_fm
-                stats["feature_match"] = loss_fm.item()
             if unary is not None:
                 loss_g = loss_g + sum(generator_loss(unary[:n, k], unary[n:, k]) for k in (0, 1))
             if classes is not None and y is None:  # unconditional: confident, all classes used

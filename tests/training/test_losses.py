@@ -191,29 +191,3 @@ def test_unconditional_class_head_learns_labels_and_scores_samples_without_them(
     assert tr.decoder.embed is None  # the decoder never sees a label
     with pytest.raises(ValueError, match="aux_classes"):
         Trainer(dataclasses.replace(mcfg, aux_classes=0), TrainConfig(aux_class_weight=1.0))
-
-
-def test_feature_matching_loss_compares_batch_means_and_moves_only_the_samples() -> None:
-    from training.losses import feature_matching_loss
-
-    real = torch.randn(16, 5)
-    shuffled = real[torch.randperm(16)]
-    assert feature_matching_loss(real, shuffled).item() == pytest.approx(0.0, abs=1e-6)
-    fake = (real + 2.0).requires_grad_(True)  # every feature's mean off by 2
-    loss = feature_matching_loss(real, fake)
-    assert loss.item() == pytest.approx(4.0)
-    loss.backward()
-    assert fake.grad is not None and (fake.grad > 0).all()
-
-
-def test_trainer_adds_feature_matching_to_the_generators_loss() -> None:
-    from training.config import ModelConfig, TrainConfig
-    from training.trainer import Trainer
-
-    mcfg = ModelConfig(arch="mnist28", channels=1, image_size=28, nlat=8, width=0.125)
-    tr = Trainer(mcfg, TrainConfig(dataset="fake", feature_match_weight=1.0), total_steps=2)
-    stats = tr.train_step(torch.rand(8, 1, 28, 28) * 2 - 1, None)
-    assert stats["feature_match"] > 0
-    assert "feature_match" not in Trainer(mcfg, TrainConfig(dataset="fake")).train_step(
-        torch.rand(8, 1, 28, 28) * 2 - 1, None
-    )

@@ -181,15 +181,3 @@ def test_spectral_norm_holds_every_d_weight_near_one_singular_value() -> None:
         assert sigma.item() == pytest.approx(1.0, abs=0.05)
     plain = build_networks(dataclasses.replace(mcfg, d_spectral_norm=False)).discriminator
     assert not any(hasattr(m, "parametrizations") for m in plain.modules())
-
-
-def test_discriminator_returns_its_x_features_last() -> None:
-    mcfg = ModelConfig(
-        arch="mnist28", channels=1, image_size=28, nlat=8, width=0.125, aux_classes=10
-    )
-    d = build_networks(mcfg).discriminator.eval()
-    x, z = torch.rand(4, 1, 28, 28) * 2 - 1, torch.randn(4, 8)
-    logit, classes, feats = d(x, z, with_classes=True, with_features=True)
-    assert logit.shape == (4,) and classes.shape == (4, 10) and feats.shape == (4, 64)
-    # The features are D(x)'s alone: another z leaves them unchanged.
-    assert torch.equal(feats, d(x, torch.randn(4, 8), with_features=True)[1])

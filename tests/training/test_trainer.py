@@ -50,9 +50,9 @@ def test_cli_sets_autocast_and_inner_dropout() -> None:
     assert tcfg.autocast == "none" and mcfg.d_dropout_inner == 0.2
     mcfg, tcfg = configs_from_args(build_parser().parse_args([]))
     assert tcfg.autocast == "bf16" and mcfg.d_dropout_inner == 0.5  # the mnist preset
-    argv = ["--d-spectral-norm", "--d-dropout", "0", "--feature-match-weight", "2"]
+    argv = ["--d-spectral-norm", "--d-dropout", "0"]
     mcfg, tcfg = configs_from_args(build_parser().parse_args(argv))
-    assert mcfg.d_spectral_norm and mcfg.d_dropout == 0 and tcfg.feature_match_weight == 2
+    assert mcfg.d_spectral_norm and mcfg.d_dropout == 0
     assert not preset("mnist")[0].d_spectral_norm
 
 

@@ -147,11 +147,9 @@ class ConvDiscriminator(nn.Module):
         y: torch.Tensor | None = None,
         with_classes: bool = False,
         with_unary: bool = False,
-        with_features: bool = False,
     ) -> torch.Tensor | tuple[torch.Tensor, ...]:
         """logit [N]; with_classes adds the class head's logits [N, classes], with_unary adds the
-        unary logits [N, 2] (s_x, s_z), with_features the D(x) features [N, cx], in that order
-        after the logit."""
+        unary logits [N, 2] (s_x, s_z), in that order after the logit."""
         z = z[:, :, None, None]
         if self.embed is not None:
             if y is None:
@@ -175,8 +173,6 @@ class ConvDiscriminator(nn.Module):
             if not hasattr(self, "unary_x"):
                 raise ValueError("this discriminator has no unary heads (ModelConfig.d_unary)")
             extras.append(torch.cat([self.unary_x(hx), self.unary_z(hz)], dim=1).flatten(1))
-        if with_features:
-            extras.append(hx.flatten(1))
         if self.projection:
             assert y is not None
             logit = logit + (self.proj(y) * h.flatten(1)).sum(1)
