@@ -158,8 +158,8 @@ def _mnist() -> tuple[ModelConfig, TrainConfig]:
     )
     # ALICE's cycle term (weight 10 on the per-pixel MSE) costs ~1.35x per step. Sample FD was
     # still falling at the end of every schedule tried, so the hour buys steps: bf16 autocast
-    # (1.37x per step on these AVX512-BF16 cores) and channels-last convs give 20 epochs in ~57
-    # min (~171 s each); an EMA of the encoder/decoder weights smooths FD's swings between epochs
+    # (1.37x per step on these AVX512-BF16 cores) and channels-last convs give 20 epochs in ~54
+    # min (131-188 s each); an EMA of the encoder/decoder weights smooths FD's swings between epochs
     # (docs/mnist.md, session 4). Learning rate 1e-3, not the paper's 2e-4: in 3-epoch pilots
     # sample FD fell 334 -> 170 -> 88 -> 64 as it went 2e-4 -> 4e-4 -> 8e-4 -> 1.6e-3; 1e-3 keeps
     # some distance from the top of that range for a schedule seven times longer (session 6).

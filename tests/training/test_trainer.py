@@ -44,7 +44,7 @@ def test_autocast_must_be_known() -> None:
         TrainConfig(autocast="fp16")
 
 
-def test_cli_sets_autocast_and_inner_dropout() -> None:
+def test_cli_sets_autocast_dropouts_and_spectral_norm() -> None:
     args = build_parser().parse_args(["--autocast", "none", "--d-dropout-inner", "0.2"])
     mcfg, tcfg = configs_from_args(args)
     assert tcfg.autocast == "none" and mcfg.d_dropout_inner == 0.2
