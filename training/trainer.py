@@ -9,7 +9,7 @@ For kind="gan" the encoder is unused and D sees x alone.
 from __future__ import annotations
 
 import copy
-from typing import Any, NamedTuple
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -31,15 +31,6 @@ from training.losses import (
     prior_moment_loss,
 )
 from training.nets import build_networks
-
-
-class DOut(NamedTuple):
-    """What one D call on a 2N batch gives the losses; real rows first in the optional parts."""
-
-    real: torch.Tensor  # [N] logits of (x, Gz(x))
-    fake: torch.Tensor  # [N] logits of (Gx(z), z)
-    classes: torch.Tensor | None  # [2N, classes]
-    unary: torch.Tensor | None  # [2N, 2]
 
 
 def _unwrap(m: nn.Module) -> nn.Module:
@@ -127,11 +118,11 @@ class Trainer:
         x_tilde: torch.Tensor,
         z: torch.Tensor,
         y: torch.Tensor | None,
-    ) -> DOut:
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         """D(x, z_hat) [N], D(x_tilde, z) [N] as one batch of 2N; the GAN baseline's D sees x alone.
 
-        Also, real rows first: the class head's logits [2N, classes] when aux_class_weight > 0,
-        and the unary logits [2N, 2] (s_x, s_z) when the model has them.
+        Third: the class head's logits [2N, classes] (real rows first) when aux_class_weight > 0.
+        Fourth: the unary logits [2N, 2] (s_x, s_z; real rows first) when the model has them.
         """
         zz = torch.cat([z_hat, z]) if z_hat is not None else None
         yy = torch.cat([y, y]) if y is not None else None
@@ -144,8 +135,7 @@ class Trainer:
         logits, *extras = (t.float() for t in (out if isinstance(out, tuple) else (out,)))
         classes = extras.pop(0) if self.aux else None
         unary = extras.pop(0) if self.unary else None
-        n = x.shape[0]
-        return DOut(logits[:n], logits[n:], classes, unary)
+        return logits[: x.shape[0]], logits[x.shape[0] :], classes, unary
 
     def _autocast(self) -> torch.autocast:
         """bfloat16 autocast when TrainConfig.autocast says so (convolutions in bf16, weights and
