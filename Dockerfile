@@ -22,6 +22,7 @@ ARG PIP_CERT
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY runtime/ runtime/
 COPY service/ service/
 RUN python -m venv /opt/venv \
     && /opt/venv/bin/pip install ".[serve]"
@@ -60,6 +61,7 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY runtime/ runtime/
 COPY service/ service/
 RUN python3 -m venv /opt/venv \
     && /opt/venv/bin/pip install ".[serve]" \

@@ -5,7 +5,7 @@ TORCH ?= torch==2.13.0
 SERVE_VENV := .venv-serve
 DEV_VENV := .venv
 
-.PHONY: serve test test-serve lint typecheck bench bench-smoke bench-peers bench-peers-smoke image-test mixture models clean
+.PHONY: serve test test-serve test-train lint typecheck bench bench-smoke bench-peers bench-peers-smoke image-test mixture models clean
 
 $(SERVE_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(SERVE_VENV)
@@ -36,13 +36,28 @@ test-serve: $(SERVE_TEST_VENV)/.installed
 	$(SERVE_TEST_VENV)/bin/python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('torch') is not None)"
 	$(SERVE_TEST_VENV)/bin/python -m pytest tests/service tests/reliability tests/deploy tests/test_readme.py
 
+# Training with its own extra alone (no serve, no dev): torch first, then '.[train]' and pytest.
+# Every training module must import without the server's dependencies, and the training tests
+# (ali-eval mnist on tiny data among them) must pass there.
+TRAIN_VENV := .venv-train
+$(TRAIN_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(TRAIN_VENV)
+	$(TRAIN_VENV)/bin/pip install -q $(TORCH)
+	$(TRAIN_VENV)/bin/pip install -q -e '.[train]' pytest pytest-asyncio
+	touch $@
+
+test-train: $(TRAIN_VENV)/.installed
+	$(TRAIN_VENV)/bin/python -c "import importlib.util as u, sys; bad = [m for m in ('fastapi', 'pydantic_settings', 'uvicorn') if u.find_spec(m)]; sys.exit(f'serve packages in the train venv: {bad}' if bad else 0)"
+	$(TRAIN_VENV)/bin/python -c "import importlib, pkgutil, training; [importlib.import_module(m.name) for m in pkgutil.walk_packages(training.__path__, 'training.')]"
+	$(TRAIN_VENV)/bin/python -m pytest tests/training
+
 lint: $(DEV_VENV)/.installed
 	$(DEV_VENV)/bin/ruff check .
 	$(DEV_VENV)/bin/ruff format --check .
 	$(DEV_VENV)/bin/lint-imports
 
 typecheck: $(DEV_VENV)/.installed
-	$(DEV_VENV)/bin/mypy service
+	$(DEV_VENV)/bin/mypy runtime service
 
 # Build the cpu image and the gpu target's recipe with podman on a local Debian base, run them and
 # the compose file's cpu profile, and check them (deploy/image-test.sh; root, no Docker Hub).
@@ -70,7 +85,7 @@ mixture: $(DEV_VENV)/.installed  ## the paper's 25-Gaussian experiment, 10 seeds
 	$(DEV_VENV)/bin/ali-eval mixture --seeds 10 --out results/mixture
 
 clean:
-	rm -rf $(SERVE_VENV) $(DEV_VENV) $(SERVE_TEST_VENV) .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(SERVE_VENV) $(DEV_VENV) $(SERVE_TEST_VENV) $(TRAIN_VENV) .pytest_cache .ruff_cache .mypy_cache
 
 MNIST ?= ../shared/datasets/mnist.npz
 # Retrain, export and evaluate the two shipped models (~55 min for mnist on both cores, then

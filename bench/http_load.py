@@ -12,14 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
-from service.testing.server import start_service, stop
+from service.testing.server import ROOT, start_service, stop
 
 
 @contextmanager
-def server(model_dir: Path, **settings: str) -> Iterator[tuple[str, int]]:
-    """The service as its own process on loopback; yields (base URL, pid) once ready."""
-    settings.setdefault("intra_op_threads", "0")  # all cores, as deployed
-    proc, url = start_service(model_dir, **settings)
+def server(model_dir: Path, code: Path = ROOT, **settings: str) -> Iterator[tuple[str, int]]:
+    """The service (imported from the checkout `code`) as its own process on loopback; yields
+    (base URL, pid) once ready."""
+    proc, url = start_service(model_dir, code=code, **settings)
     try:
         yield url, proc.pid
     finally:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from service.runtime import Model, load_model
-from service.settings import Settings
+from runtime.model import Model, load_model
+from runtime.options import RuntimeOptions
 
 
 def timed(fn: Callable[[], object], min_seconds: float, min_reps: int = 3) -> list[float]:
@@ -40,7 +40,7 @@ def feeds(model: Model, network: str, n: int, seed: int = 0) -> dict[str, np.nda
 
 def ort_throughput(model_dir: Path, batches: tuple[int, ...], seconds: float) -> dict[str, dict]:
     """images/s and p50 latency per network and batch size."""
-    model = load_model(model_dir, Settings())
+    model = load_model(model_dir, RuntimeOptions())
     out: dict[str, dict] = {}
     for net in ("decoder", "encoder"):
         out[net] = {}
@@ -60,7 +60,7 @@ def ort_parallel_throughput(
     The other way to use the cores (Triton's instance count): with the single-stream figure of
     `ort_throughput` it makes the raw ceiling the service is compared against.
     """
-    model = load_model(model_dir, Settings(intra_op_threads=1))
+    model = load_model(model_dir, RuntimeOptions(intra_op_threads=1))
     network = model.networks[net]
     f = feeds(model, net, n)
     network.run(f)
@@ -122,7 +122,7 @@ def torch_vs_ort(preset_name: str, model_dir: Path, n: int, seconds: float) -> d
     from training.export import OPSET, DecoderGraph, EncoderGraph, export_network
     from training.nets import build_networks
 
-    model = load_model(model_dir, Settings())
+    model = load_model(model_dir, RuntimeOptions())
     mcfg, _ = preset(preset_name)
     if mcfg.nlat != model.manifest.latent.dim:
         raise ValueError(f"preset {preset_name} does not match {model_dir}")

@@ -24,8 +24,8 @@ from pathlib import Path
 from bench.http_load import server
 from bench.provenance import stamp
 from bench.run import RESULTS, ROOT, load_results, markdown
-from service.manifest import load_manifest
-from service.samplers import SAMPLERS
+from runtime.manifest import load_manifest
+from runtime.samplers import SAMPLERS
 from service.testing.tiny_models import make_tiny_model
 
 N = 64

@@ -1,7 +1,5 @@
-"""ALI serving package (FastAPI + onnxruntime). Never imports torch.
+"""The ALI HTTP server (FastAPI + uvicorn + onnxruntime). Never imports torch.
 
-Public to the training side (the contract, enforced by the import-linter contracts in
-pyproject.toml): `service.manifest` (the model manifest schema), `service.grid` (the PNG grid
-writer) and `service.runtime` (onnxruntime sessions for a model folder, used by `ali-eval`).
-Everything else is the server's own.
+The model runtime it serves with (manifest, sessions, samplers, grid, core tokens) is the
+`runtime` package, which training uses too; nothing here is imported by training.
 """

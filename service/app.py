@@ -11,12 +11,15 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from runtime.cores import CoreTokens, usable_cores
 from service.body_limit import BodyLimitMiddleware
-from service.cores import CoreTokens
+from service.concurrency import Concurrency
+from service.cpu_pool import CpuPool
 from service.errors import install_error_handlers
 from service.metrics import Metrics, MetricsMiddleware
 from service.registry import ModelRegistry
 from service.routers import docs, generation, health, inference, models, playground, v2
+from service.security_headers import SecurityHeadersMiddleware
 from service.settings import Settings
 from service.v2.fast_path import V2InferFastPath
 
@@ -34,13 +37,15 @@ tensors; its errors are the protocol's `{"error": "message"}`.
 
 
 def create_app(settings: Settings | None = None, tokens: CoreTokens | None = None) -> FastAPI:
-    """The app. `tokens`: core tokens shared with other worker processes (service/cores.py);
-    without them, ALI_CPU_TOKENS > 0 makes this process's own."""
+    """The app. `tokens`: core tokens shared with other worker processes (runtime/cores.py);
+    without them, a CPU host makes this process's own (service/concurrency.py)."""
     settings = settings or Settings()
     metrics = Metrics()
-    if tokens is None and settings.cpu_tokens:
-        tokens = CoreTokens(settings.cpu_tokens)
+    if tokens is None:
+        total = Concurrency.plan(settings).cpu_tokens
+        tokens = CoreTokens(total) if total else None
     registry = ModelRegistry(settings, metrics, tokens=tokens)
+    cpu_pool = CpuPool(usable_cores(), settings.max_cpu_queue)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -51,6 +56,7 @@ def create_app(settings: Settings | None = None, tokens: CoreTokens | None = Non
         finally:
             registry.draining = True
             await registry.close()
+            cpu_pool.close()
 
     # FastAPI's /docs and /redoc load their files from a CDN: service/routers/docs.py serves
     # them from the service itself instead.
@@ -69,12 +75,14 @@ def create_app(settings: Settings | None = None, tokens: CoreTokens | None = Non
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.registry = registry
+    app.state.cpu_pool = cpu_pool
     install_error_handlers(app)
     # The last added is the outermost: metrics see every request, the 413s included; then the
     # body limit, then the v2 infer fast path, then FastAPI's routing.
     app.add_middleware(V2InferFastPath)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(SecurityHeadersMiddleware)  # outermost: nosniff, CSP; HEAD runs as GET
     routers = (health, models, inference, generation, v2, docs)
     for r in (m.router for m in routers):
         app.include_router(r)

@@ -108,10 +108,6 @@ class Batcher:
             if not item.future.done():
                 item.future.set_exception(Overloaded("server is shutting down"))
 
-    @property
-    def queued_rows(self) -> int:
-        return self._queued_rows
-
     # ---- requests -------------------------------------------------------------------------
     async def submit(self, feeds: Feeds) -> list[np.ndarray]:
         """Run `feeds` (any number of rows) and return this request's outputs, in order."""

@@ -12,7 +12,7 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.errors import error_response
+from service.errors import BadRequest, PayloadTooLarge, ServiceError, render_error
 
 
 class BodyTooLarge(HTTPException):
@@ -29,13 +29,10 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         declared = Headers(scope=scope).get("content-length")
-        if declared is not None:
-            status, message = _check_declared(declared, self.limit)
-            if status:
-                code = "payload_too_large" if status == 413 else "bad_request"
-                response = error_response(scope["path"], status, code, message)
-                await response(scope, receive, send)
-                return
+        refused = None if declared is None else _check_declared(declared, self.limit)
+        if refused:
+            await render_error(scope["path"], refused)(scope, receive, send)
+            return
         size = 0
 
         async def counting_receive() -> Message:
@@ -50,12 +47,12 @@ class BodyLimitMiddleware:
         await self.app(scope, counting_receive, send)
 
 
-def _check_declared(declared: str, limit: int) -> tuple[int, str]:
-    """(0, "") when a declared Content-Length is acceptable, else (status, message)."""
+def _check_declared(declared: str, limit: int) -> ServiceError | None:
+    """None when a declared Content-Length is acceptable, else the error to answer with."""
     try:
         length = int(declared)
     except ValueError:
-        return 400, "Content-Length is not a number"
+        return BadRequest("Content-Length is not a number")
     if length > limit:
-        return 413, f"body is {length} bytes; the limit is {limit}"
-    return 0, ""
+        return PayloadTooLarge(f"body is {length} bytes; the limit is {limit}")
+    return None

@@ -17,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,12 @@ class InvalidInput(ServiceError):
     status, code = 422, "invalid_input"
 
 
+class ClientClosedRequest(ServiceError):
+    """The client hung up before its request was read: not a server error (nginx's 499)."""
+
+    status, code = 499, "client_closed_request"
+
+
 class Overloaded(ServiceError):
     status, code = 503, "overloaded"
 
@@ -66,29 +73,15 @@ class DeadlineExceeded(ServiceError):
     status, code = 504, "deadline_exceeded"
 
 
+def quote(value: object, limit: int = 64) -> str:
+    """repr(value) for an error message, cut to `limit` characters: a 65,000-character model
+    name must not come back whole."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 1]}… ({len(text)} characters)"
+
+
 def error_body(status: int, code: str, message: str) -> dict[str, dict[str, object]]:
     return {"error": {"status": status, "code": code, "message": message}}
-
-
-def error_response(
-    path: str, status: int, code: str, message: str, headers: dict[str, str] | None = None
-) -> JSONResponse:
-    """The one error rendering: the Open Inference Protocol's `{"error": message}` under /v2
-    (where a 422 is a 400, "malformed request"), the project's shape everywhere else."""
-    if path == "/v2" or path.startswith("/v2/"):
-        status = 400 if status == 422 else status
-        return JSONResponse({"error": message}, status_code=status, headers=headers)
-    return JSONResponse(error_body(status, code, message), status_code=status, headers=headers)
-
-
-def _render(
-    request: Request,
-    status: int,
-    code: str,
-    message: str,
-    headers: dict[str, str] | None = None,
-) -> JSONResponse:
-    return error_response(request.url.path, status, code, message, headers)
 
 
 def format_validation_errors(errors: Sequence[Any]) -> str:
@@ -110,32 +103,51 @@ _HTTP_CODES = {
 }
 
 
-def _http_message(exc: StarletteHTTPException) -> str:
-    if isinstance(exc.__cause__, RecursionError):  # json.loads on [[[[...]]]] thousands deep
-        return "body JSON is nested too deeply"
-    return str(exc.detail)
+def as_service_error(exc: BaseException) -> ServiceError:
+    """Any exception as the ServiceError it answers with (status, code, message, headers)."""
+    if isinstance(exc, ServiceError):
+        return exc
+    if isinstance(exc, ClientDisconnect):
+        return ClientClosedRequest("the client closed the connection before the request was read")
+    if isinstance(exc, RequestValidationError):
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):  # not JSON at all: malformed
+            return BadRequest("body is not valid JSON")
+        return InvalidInput(format_validation_errors(errors))
+    if isinstance(exc, StarletteHTTPException):
+        message = str(exc.detail)
+        if isinstance(exc.__cause__, RecursionError):  # json.loads on [[[[...]]]] thousands deep
+            message = "body JSON is nested too deeply"
+        err = ServiceError(message, dict(exc.headers or {}))
+        err.status, err.code = exc.status_code, _HTTP_CODES.get(exc.status_code, "http_error")
+        return err
+    return ServiceError("internal error; the server log has the details")
+
+
+def render_error(path: str, exc: BaseException) -> JSONResponse:
+    """The one error rendering, for the handlers, the v2 fast path and the body limit: the Open
+    Inference Protocol's `{"error": message}` under /v2 (where a 422 is a 400, "malformed
+    request"), the project's shape everywhere else. Unexpected exceptions are logged here."""
+    err = as_service_error(exc)
+    if err is not exc and err.status == 500:
+        log.error("unhandled error on %s", path, exc_info=exc)
+    elif err.status == 499:
+        log.info("%s: client closed the connection before the request was read", path)
+    # nosniff here too: Starlette sends an unhandled exception's 500 from outside every
+    # middleware, the security headers' included.
+    status, headers = err.status, {**err.headers, "X-Content-Type-Options": "nosniff"}
+    if path == "/v2" or path.startswith("/v2/"):
+        status = 400 if status == 422 else status
+        return JSONResponse({"error": err.message}, status_code=status, headers=headers)
+    return JSONResponse(
+        error_body(status, err.code, err.message), status_code=status, headers=headers
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ServiceError)
-    async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
-        return _render(request, exc.status, exc.code, exc.message, exc.headers)
+    async def handle(request: Request, exc: Exception) -> JSONResponse:
+        return render_error(request.url.path, exc)
 
-    @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = exc.errors()
-        if any(e.get("type") == "json_invalid" for e in errors):  # not JSON at all: malformed
-            return _render(request, 400, "bad_request", "body is not valid JSON")
-        return _render(request, 422, "invalid_input", format_validation_errors(errors))
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = _HTTP_CODES.get(exc.status_code, "http_error")
-        headers = getattr(exc, "headers", None)
-        return _render(request, exc.status_code, code, _http_message(exc), headers)
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        message = "internal error; the server log has the details"
-        return _render(request, 500, "internal_error", message)
+    errors = (ServiceError, RequestValidationError, StarletteHTTPException, ClientDisconnect)
+    for kind in (*errors, Exception):
+        app.add_exception_handler(kind, handle)

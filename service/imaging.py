@@ -19,40 +19,49 @@ import warnings
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from runtime.grid import png_bytes, tile, to_uint8
+from runtime.manifest import ImageSpec, PixelRange
 from service.errors import BadRequest, InvalidInput, PayloadTooLarge
-from service.grid import png_bytes, tile, to_uint8
-from service.manifest import ImageSpec, PixelRange
 
 FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")
 
 
-def decode_image(
-    data: bytes, spec: ImageSpec, pixels: PixelRange, max_pixels: int, label: str = "image"
-) -> np.ndarray:
-    """Encoded image bytes -> float32 [C, H, W] in the model's pixel range."""
+def open_image(data: bytes, max_pixels: int, label: str = "image") -> Image.Image:
+    """Encoded bytes -> a lazily opened image (header read, pixels not decoded yet): cheap, so
+    a request's total pixel count is known before any decoding."""
     if not data:
         raise BadRequest(f"{label} is empty")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             im: Image.Image = Image.open(io.BytesIO(data), formats=FORMATS)
-            w, h = im.size
-            if w * h > max_pixels:
-                raise PayloadTooLarge(
-                    f"{label} is {w}x{h} = {w * h} pixels; the limit is {max_pixels}"
-                )
-            im.seek(0)
-            im.load()
-            im = ImageOps.exif_transpose(im)
-    except (PayloadTooLarge, BadRequest):
-        raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise PayloadTooLarge(f"{label}: {e}") from None
     except UnidentifiedImageError:
         raise BadRequest(
             f"{label} is not a decodable image (supported: {', '.join(FORMATS)})"
         ) from None
-    except (OSError, SyntaxError, ValueError) as e:  # truncated or corrupt data
+    except (OSError, SyntaxError, ValueError) as e:  # corrupt header
+        raise BadRequest(f"{label} could not be decoded: {e}") from None
+    w, h = im.size
+    if w * h > max_pixels:
+        raise PayloadTooLarge(f"{label} is {w}x{h} = {w * h} pixels; the limit is {max_pixels}")
+    return im
+
+
+def decode_image(
+    im: Image.Image, spec: ImageSpec, pixels: PixelRange, label: str = "image"
+) -> np.ndarray:
+    """An opened image -> float32 [C, H, W] in the model's pixel range (the decoding work)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im.seek(0)
+            im.load()
+            im = ImageOps.exif_transpose(im)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise PayloadTooLarge(f"{label}: {e}") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as e:  # truncated or corrupt data
         raise BadRequest(f"{label} could not be decoded: {e}") from None
     return _to_model_array(im, spec, pixels)
 
@@ -104,4 +113,17 @@ def check_latents(latents: np.ndarray, dim: int, label: str = "latents") -> np.n
         )
     if not np.isfinite(latents).all():
         raise InvalidInput(f"{label} contain NaN or infinite values")
-    return latents.astype(np.float32)
+    return finite_float32(latents, label)
+
+
+def finite_float32(values: np.ndarray, label: str) -> np.ndarray:
+    """`values` as float32, or 422 naming `label` if any is beyond float32 (±3.4e38) or NaN."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = values.astype(np.float32)
+    if not np.isfinite(out).all():
+        i = np.unravel_index(int(np.argmin(np.isfinite(out))), out.shape)
+        where = "".join(f"[{k}]" for k in i)
+        raise InvalidInput(
+            f"{label}{where} is not a finite float32 value (|x| must be under 3.4e38)"
+        )
+    return out

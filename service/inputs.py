@@ -9,7 +9,7 @@ model).
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -18,15 +18,17 @@ from fastapi import Request
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
 
+from runtime.manifest import Manifest
+from service.cpu_pool import INLINE_BYTES, INLINE_PIXELS, CpuPool
 from service.errors import (
     BadRequest,
     InvalidInput,
     PayloadTooLarge,
     UnsupportedMediaType,
     format_validation_errors,
+    quote,
 )
-from service.imaging import check_latents, decode_base64, decode_image
-from service.manifest import Manifest
+from service.imaging import check_latents, decode_base64, decode_image, open_image
 from service.schemas import ImagesIn
 from service.settings import Settings
 
@@ -64,7 +66,7 @@ def parse_json(body: bytes, schema: type[M]) -> M:
         raise BadRequest("request body is empty; send JSON")
     try:
         data = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    except (ValueError, UnicodeDecodeError) as e:  # JSONDecodeError; an int over 4,300 digits
         raise BadRequest(f"body is not valid JSON: {e}") from None
     except RecursionError:  # e.g. [[[[...]]]] thousands deep
         raise BadRequest("body JSON is nested too deeply") from None
@@ -89,7 +91,13 @@ async def read_image_request(
     `images: list[str]` of base64 strings); `fields` then holds the other fields that were sent."""
     if require_media_type(request, (MULTIPART, JSON)) == MULTIPART:
         return await _read_form(request, settings)
-    payload = parse_json(await request.body(), schema)
+    body = await request.body()
+    pool: CpuPool = request.app.state.cpu_pool
+    return await pool.run_if(len(body) > INLINE_BYTES, _json_images, body, settings, schema)
+
+
+def _json_images(body: bytes, settings: Settings, schema: type[BaseModel]) -> ImageRequest:
+    payload = parse_json(body, schema)
     data = payload.model_dump(exclude={"images"}, exclude_unset=True)
     b64s: list[str] = getattr(payload, "images", None) or []
     if len(b64s) > settings.max_images:
@@ -141,34 +149,57 @@ def parse_labels(raw: list[Any] | None, n: int, manifest: Manifest) -> np.ndarra
                     raise ValueError
                 values.append(int(p))
             except (TypeError, ValueError):
-                raise InvalidInput(f"label {p!r} is not an integer") from None
+                raise InvalidInput(f"label {quote(p)} is not an integer") from None
     if len(values) != n:
         raise InvalidInput(f"got {len(values)} labels for {n} items; send exactly one per item")
-    return check_label_range(np.asarray(values, dtype=np.int64), manifest)
+    return labels_array(values, manifest)
+
+
+def labels_array(values: Sequence[int], manifest: Manifest, field: str = "label") -> np.ndarray:
+    """Python ints -> y [N] int64, each checked against the model's classes first (a label of
+    10**30 would not even fit int64)."""
+    for v in values:
+        if not 0 <= v < manifest.num_classes:
+            raise InvalidInput(
+                f"{field} {quote(v)} is out of range 0..{manifest.num_classes - 1} "
+                f"(classes: {', '.join(manifest.classes)})"
+            )
+    return np.asarray(values, dtype=np.int64)
 
 
 def check_label_range(y: np.ndarray, manifest: Manifest) -> np.ndarray:
+    """The same check on an int64 array (v2 tensors)."""
     bad = y[(y < 0) | (y >= manifest.num_classes)]
     if bad.size:
-        raise InvalidInput(
-            f"label {int(bad[0])} is out of range 0..{manifest.num_classes - 1} "
-            f"(classes: {', '.join(manifest.classes)})"
-        )
+        labels_array([int(bad[0])], manifest)  # raises, with the message above
     return y
 
 
-def decode_all(blobs: list[bytes], manifest: Manifest, settings: Settings) -> np.ndarray:
+async def decode_all(
+    blobs: list[bytes], manifest: Manifest, settings: Settings, pool: CpuPool
+) -> np.ndarray:
+    """Encoded images -> x [N, C, H, W]; large requests decode in the CPU pool, off the loop."""
     if not blobs:
         raise InvalidInput("no images: send multipart field 'images' or JSON {\"images\": [...]}")
     if len(blobs) > settings.max_images:
         raise PayloadTooLarge(
             f"{len(blobs)} images; the limit is {settings.max_images} per request"
         )
-    arrays = [
-        decode_image(b, manifest.image, manifest.pixels, settings.max_image_pixels, f"image {i}")
-        for i, b in enumerate(blobs)
-    ]
-    return np.stack(arrays)  # [N, C, H, W]
+    opened = [open_image(b, settings.max_image_pixels, f"image {i}") for i, b in enumerate(blobs)]
+    total = sum(im.size[0] * im.size[1] for im in opened)
+    if total > settings.max_request_pixels:
+        raise PayloadTooLarge(
+            f"the images hold {total} pixels in all; the limit is {settings.max_request_pixels} "
+            "per request"
+        )
+
+    def decode() -> np.ndarray:
+        spec, pixels = manifest.image, manifest.pixels
+        return np.stack(
+            [decode_image(im, spec, pixels, f"image {i}") for i, im in enumerate(opened)]
+        )
+
+    return await pool.run_if(total > INLINE_PIXELS, decode)
 
 
 async def read_images(
@@ -176,7 +207,7 @@ async def read_images(
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Images (+ labels) from a multipart or JSON body -> x [N, C, H, W], y [N] or None."""
     body = await read_image_request(request, settings, ImagesIn)
-    x = decode_all(body.images, manifest, settings)
+    x = await decode_all(body.images, manifest, settings, request.app.state.cpu_pool)
     return x, parse_labels(body.fields.get("labels"), len(x), manifest)
 
 

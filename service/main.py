@@ -3,8 +3,9 @@
     ali-serve                        # models/ on 0.0.0.0:8000 (settings from ALI_* env vars)
     ali-serve --port 9000 --model-dir /models --workers 2
 
-With --workers N > 1 on Linux, N worker processes each listen on their own SO_REUSEPORT socket
-(service/workers.py) and behave like the single-process server described below.
+Unset, the worker count follows the host (service/concurrency.py): one per usable core on a CPU
+host, one with CUDA. With N > 1 on Linux, N worker processes each listen on their own
+SO_REUSEPORT socket (service/workers.py) and behave like the single-process server below.
 
 On SIGTERM /readyz turns 503 at once (so load balancers stop sending), the listener stays open
 ALI_SHUTDOWN_DELAY_S, in-flight requests finish, and the process exits within
@@ -19,7 +20,8 @@ import sys
 
 import uvicorn
 
-from service.server import configure_logging, serve
+from service.concurrency import Concurrency
+from service.server import configure_logging, http_protocol, serve
 from service.settings import Settings
 from service.workers import Supervisor, reuseport_supported
 
@@ -34,10 +36,11 @@ def main(argv: list[str] | None = None) -> None:
     overrides = {k: v for k, v in vars(args).items() if v is not None}
     settings = Settings(**overrides)
     configure_logging(settings)
-    if settings.workers > 1 and reuseport_supported():
+    plan = Concurrency.plan(settings)
+    if plan.workers > 1 and reuseport_supported():
         stop_timeout = settings.shutdown_delay_s + settings.drain_seconds + 10
-        sys.exit(Supervisor(settings.workers, overrides, stop_timeout).run())
-    if settings.workers > 1:
+        sys.exit(Supervisor(plan.workers, overrides, stop_timeout, plan.cpu_tokens).run())
+    if plan.workers > 1:
         # No per-worker sockets here: uvicorn's workers share one. Each builds its app from env.
         for key, value in overrides.items():
             os.environ[f"ALI_{key.upper()}"] = str(value)
@@ -46,10 +49,11 @@ def main(argv: list[str] | None = None) -> None:
             factory=True,
             host=settings.host,
             port=settings.port,
-            workers=settings.workers,
+            workers=plan.workers,
             log_level=settings.log_level,
             timeout_graceful_shutdown=int(settings.drain_seconds),
             timeout_keep_alive=settings.keepalive_timeout_s,
+            http=http_protocol(settings),
         )
         return
     serve(settings)

@@ -1,7 +1,8 @@
 """Prometheus metrics (prefix ali_, base units) and the ASGI middleware that records requests.
 
 Each app gets its own CollectorRegistry so several apps (tests) don't collide. With several
-worker processes, set PROMETHEUS_MULTIPROC_DIR: /metrics then aggregates every worker's values
+worker processes, PROMETHEUS_MULTIPROC_DIR (set by the supervisor when unset, service/workers.py)
+makes /metrics aggregate every worker's values
 through prometheus-client's multiprocess collector (gauges use "livesum").
 """
 
@@ -144,7 +145,7 @@ class MetricsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        status = 500
+        status = 0  # no response started yet
         start = time.perf_counter()
 
         async def send_wrapper(message: Message) -> None:
@@ -158,13 +159,17 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         except asyncio.CancelledError:
-            status = 499  # the client went away before a response started
+            status = status or 499  # the client went away before a response started
+            raise
+        except Exception:
+            status = status or 500
             raise
         finally:
             self.metrics.in_flight.dec()
             self.metrics.active_requests -= 1
             endpoint, operation = matched_route(scope)
-            self.metrics.requests.labels(endpoint, str(status)).inc()
+            # No response at all: nobody was left to answer (nginx's 499, client closed request).
+            self.metrics.requests.labels(endpoint, str(status or 499)).inc()
             if operation:
                 elapsed = time.perf_counter() - start
                 self.metrics.request_duration.labels(endpoint).observe(elapsed)

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
+from runtime.cores import CoreTokens
+from runtime.manifest import MANIFEST_FILE, NAME_PATTERN, NETWORKS, Manifest
+from runtime.model import CUDA, Model, load_model
+from runtime.samplers import DrsBound, Prior, calibrate
 from service.batcher import Batcher
-from service.cores import CoreTokens
-from service.errors import DeadlineExceeded, InvalidInput, ModelNotFound, NotReady
-from service.manifest import MANIFEST_FILE, NAME_PATTERN, NETWORKS, Manifest
+from service.errors import DeadlineExceeded, InvalidInput, ModelNotFound, NotReady, quote
 from service.metrics import Metrics
-from service.runtime import CUDA, Model, load_model
-from service.samplers import DrsBound, Prior, calibrate
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ class ServedModel:
     model: Model
     batchers: dict[str, Batcher]
     timeout_s: float
-    drs_bound: DrsBound | None = None  # the DRS bound M, set at load time (service/samplers.py)
+    drs_bound: DrsBound | None = None  # the DRS bound M, set at load time (runtime/samplers.py)
 
     @property
     def manifest(self) -> Manifest:
@@ -65,7 +65,10 @@ class ServedModel:
         return mu, log_sigma
 
     async def decode(self, z: np.ndarray, y: np.ndarray | None) -> np.ndarray:
-        return (await self.run("decoder", self._feeds({"z": z}, y)))[0]
+        x = (await self.run("decoder", self._feeds({"z": z}, y)))[0]
+        if not np.isfinite(x).all():  # finite float32 latents can still overflow inside the net
+            raise InvalidInput("these latents are too large: the decoder's images are not finite")
+        return x
 
     async def discriminate(self, x: np.ndarray, z: np.ndarray, y: np.ndarray | None) -> np.ndarray:
         return (await self.run("discriminator", self._feeds({"x": x, "z": z}, y)))[0]
@@ -88,7 +91,7 @@ class ModelRegistry:
     failures: dict[str, str] = field(default_factory=dict)
     ready: bool = False
     draining: bool = False
-    tokens: CoreTokens | None = None  # shared CPU budget (service/cores.py), when on
+    tokens: CoreTokens | None = None  # shared CPU budget (runtime/cores.py), when on
     _executor: ThreadPoolExecutor | None = None
 
     def discover(self) -> list[Path]:
@@ -101,16 +104,20 @@ class ModelRegistry:
     async def load_all(self) -> None:
         """Load and warm every model; runs the blocking work in a thread, off the event loop."""
         s = self.settings
-        # By default one inference thread: onnxruntime already uses every core inside a call.
-        # With core tokens, one call per token: the tokens decide how many really run at once.
-        workers = self.tokens.total if self.tokens else s.inference_threads
+        # With core tokens (CPU), one call per token: the tokens decide how many really run at
+        # once. Without (CUDA), one call at a time per process, as Triton's default instance.
+        workers = self.tokens.total if self.tokens else 1
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ort")
         for directory in self.discover():
             name = directory.name
             try:
-                model = await asyncio.to_thread(load_model, directory, s, self.tokens)
+                model = await asyncio.to_thread(
+                    load_model, directory, s.runtime_options(), self.tokens
+                )
                 if model.name != name:
-                    raise ValueError(f"manifest name {model.name!r} differs from folder {name!r}")
+                    raise ValueError(
+                        f"manifest name {quote(model.name)} differs from folder {quote(name)}"
+                    )
                 if s.warmup:
                     await asyncio.to_thread(model.warmup)
                 bound = await asyncio.to_thread(
@@ -157,9 +164,11 @@ class ModelRegistry:
     # ---- lookups --------------------------------------------------------------------------
     @property
     def default_name(self) -> str | None:
+        """ALI_DEFAULT_MODEL, else the first model folder by name, whether it loaded or not: a
+        default that failed is a 503 naming it, never a silent switch to another model."""
         if self.settings.default_model:
             return self.settings.default_model
-        return next(iter(sorted(self.models)), None)
+        return next(iter(sorted([*self.models, *self.failures])), None)
 
     def get(self, name: str | None) -> ServedModel:
         name = name or self.default_name
@@ -171,10 +180,10 @@ class ModelRegistry:
             raise NotReady(f"model {name} failed to load: {self.failures[name]}")
         if not _NAME.match(name):
             raise ModelNotFound(
-                f"model name {name!r} is not valid (lowercase letters, digits, . _ -)"
+                f"model name {quote(name)} is not valid (lowercase letters, digits, . _ -)"
             )
         known = ", ".join(sorted(self.models)) or "none"
-        raise ModelNotFound(f"unknown model {name!r}; loaded models: {known}")
+        raise ModelNotFound(f"unknown model {quote(name)}; loaded models: {known}")
 
     def readiness(self) -> tuple[bool, str]:
         if self.draining:
@@ -187,6 +196,10 @@ class ModelRegistry:
             cpu_only = [n for n, m in self.models.items() if m.model.provider != CUDA]
             if cpu_only:
                 return False, f"require_gpu is set but {cpu_only} run on CPU (CUDA not active)"
+        default = self.default_name
+        if default not in self.models:
+            why = self.failures.get(default or "", "no such model folder")
+            return False, f"default model {default} is not loaded: {why}"
         if self.failures:
             return True, f"ready; not loaded: {sorted(self.failures)}"
         return True, "ready"

@@ -6,8 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.manifest import ImageSpec, LatentSpec, PixelRange
-from service.samplers import Sampler
+from runtime.manifest import ImageSpec, LatentSpec, PixelRange
+from runtime.samplers import Sampler
 
 _B64_EXAMPLE = (
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgABSK+kcQAAAABJRU5ErkJggg=="

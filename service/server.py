@@ -6,6 +6,7 @@ Both the single-process `ali-serve` (service/main.py) and each worker process
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import threading
@@ -13,8 +14,9 @@ from types import FrameType
 
 import uvicorn
 
+from runtime.cores import CoreTokens
 from service.app import create_app
-from service.cores import CoreTokens
+from service.connections import ConnectionLimits, guarded_protocol
 from service.settings import Settings
 
 
@@ -47,6 +49,18 @@ def configure_logging(settings: Settings) -> None:
     )
 
 
+def http_protocol(settings: Settings) -> type[asyncio.Protocol]:
+    """uvicorn's httptools protocol with the connection limits of `settings`."""
+    return guarded_protocol(
+        ConnectionLimits(
+            header_timeout_s=settings.header_timeout_s,
+            max_header_bytes=settings.max_header_bytes,
+            max_headers=settings.max_headers,
+            max_connections=settings.max_connections,
+        )
+    )
+
+
 def serve(
     settings: Settings, sock: socket.socket | None = None, tokens: CoreTokens | None = None
 ) -> bool:
@@ -61,6 +75,7 @@ def serve(
         log_level=settings.log_level,
         timeout_graceful_shutdown=int(settings.drain_seconds),
         timeout_keep_alive=settings.keepalive_timeout_s,
+        http=http_protocol(settings),
     )
     server = DrainingServer(config, app.state, settings.shutdown_delay_s)
     server.run(sockets=None if sock is None else [sock])

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from runtime.options import (
+    ArenaExtendStrategy,
+    CudnnConvAlgoSearch,
+    GraphOptimization,
+    RuntimeOptions,
+)
+from runtime.samplers import DRS_CALIBRATION, MAX_DRS_PROPOSALS
 
 
 class Settings(BaseSettings):
@@ -21,33 +28,31 @@ class Settings(BaseSettings):
         None, description="execution providers in order; default CUDA (if offered) then CPU"
     )
     require_gpu: bool = Field(False, description="readiness fails unless CUDA is really active")
-    intra_op_threads: int = Field(0, ge=0, description="0 = onnxruntime's default (all cores)")
-    inference_threads: int = Field(
-        1,
-        ge=1,
-        le=64,
-        description="model calls run at once (like Triton's instance count); with N > 1 set "
-        "intra_op_threads to cores / N",
-    )
-    inter_op_threads: int = Field(1, ge=0)
-    cpu_tokens: int = Field(
-        0,
-        ge=0,
-        le=256,
-        description="share this many cores among all workers' model calls (0 = off): a call "
-        "takes one token, and any free ones if it is long, and runs with that many onnxruntime "
-        "threads, so a lone large request uses every core; replaces intra_op_threads (CPU)",
-    )
-    graph_optimization: Literal["disable", "basic", "extended", "all"] = "all"
+    graph_optimization: GraphOptimization = "all"
     allow_spinning: bool = Field(
         True,
         description="onnxruntime worker threads spin between calls (off: frees CPU, adds latency)",
     )
     cuda_device_id: int = 0
-    cudnn_conv_algo_search: Literal["EXHAUSTIVE", "HEURISTIC", "DEFAULT"] = "HEURISTIC"
-    arena_extend_strategy: Literal["kNextPowerOfTwo", "kSameAsRequested"] = "kSameAsRequested"
+    cudnn_conv_algo_search: CudnnConvAlgoSearch = "HEURISTIC"
+    arena_extend_strategy: ArenaExtendStrategy = "kSameAsRequested"
     gpu_mem_limit_mb: int | None = Field(None, ge=1)
     warmup: bool = True
+
+    # Concurrency (service/concurrency.py): unset, the best measured configuration for the host
+    workers: int | None = Field(
+        None,
+        ge=1,
+        description="worker processes, each with its own socket on Linux (unset: one per usable "
+        "core on a CPU host, one with CUDA)",
+    )
+    cpu_tokens: int | None = Field(
+        None,
+        ge=1,
+        le=256,
+        description="cores all workers' CPU model calls share (unset: the usable cores): a call "
+        "takes one, and every free one if it is long and nothing else runs",
+    )
 
     # Dynamic batching
     batching: bool = Field(True, description="False runs every request on its own")
@@ -60,19 +65,28 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(20 * 1024 * 1024, ge=1024)
     max_image_pixels: int = Field(4096 * 4096, ge=1, description="decompression-bomb guard")
     max_images: int = Field(256, ge=1, description="images (or latents) per request")
+    max_request_pixels: int = Field(
+        64 * 1024 * 1024, ge=1, description="decoded pixels of all images in one request"
+    )
+    max_cpu_queue: int = Field(
+        64,
+        ge=1,
+        description="large inputs waiting to be decoded off the event loop, per worker; "
+        "beyond: 503",
+    )
     max_samples: int = Field(256, ge=1, description="maximum n for /sample")
     max_steps: int = Field(64, ge=2, description="maximum steps for /interpolate")
 
     # Samplers (GET /sample?sampler=drs|drs+gibbs)
     max_drs_proposals: int = Field(
-        4096,
+        MAX_DRS_PROPOSALS,
         ge=1,
         description="decoder samples one DRS request may draw (at least n); when they run out "
         "before n are accepted, the rest are the rejected ones D scored highest, and the JSON "
         "answer counts them in filled_from_rejected",
     )
     drs_calibration: int = Field(
-        2048,
+        DRS_CALIBRATION,
         ge=16,
         description="decoder samples (seed 0) drawn per model at load time; the largest "
         "discriminator logit among them is the model's DRS bound M",
@@ -81,9 +95,6 @@ class Settings(BaseSettings):
     # Server
     host: str = "0.0.0.0"
     port: int = 8000
-    workers: int = Field(
-        1, ge=1, description="worker processes (each with its own socket on Linux)"
-    )
     log_level: str = "info"
     keepalive_timeout_s: int = Field(
         650,
@@ -92,9 +103,31 @@ class Settings(BaseSettings):
         "idle timeout of clients and load balancers in front (AWS ALB 60 s, Azure 240 s, "
         "Google Cloud 600 s), or a pooled request can race the close and be lost",
     )
+    header_timeout_s: float = Field(
+        5.0, gt=0, description="a request's line and headers must arrive within this long"
+    )
+    max_header_bytes: int = Field(
+        65536, ge=1024, description="request line and headers, at most (431 beyond)"
+    )
+    max_headers: int = Field(100, ge=8, description="header fields per request (431 beyond)")
+    max_connections: int = Field(
+        1024, ge=1, description="open connections per worker; one more is refused (503)"
+    )
     shutdown_delay_s: float = Field(
         1.0, ge=0, description="after SIGTERM, keep accepting (with /readyz 503) this long"
     )
     drain_seconds: float = Field(
         10.0, ge=0, description="then wait this long for in-flight requests before exiting"
     )
+
+    def runtime_options(self) -> RuntimeOptions:
+        """The onnxruntime part of these settings, for runtime.model.load_model."""
+        return RuntimeOptions(
+            providers=tuple(self.providers) if self.providers else None,
+            graph_optimization=self.graph_optimization,
+            allow_spinning=self.allow_spinning,
+            cuda_device_id=self.cuda_device_id,
+            cudnn_conv_algo_search=self.cudnn_conv_algo_search,
+            arena_extend_strategy=self.arena_extend_strategy,
+            gpu_mem_limit_mb=self.gpu_mem_limit_mb,
+        )

@@ -16,16 +16,18 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
 from multiprocessing.process import BaseProcess
 from types import FrameType
 from typing import Any
 
-from service.cores import CoreTokens, shared_state
+from runtime.cores import CoreTokens, shared_state
 from service.server import configure_logging, serve
 from service.settings import Settings
 
@@ -53,9 +55,9 @@ def reuseport_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _worker(overrides: dict[str, Any], shared_tokens: Any = None) -> None:
-    """One worker process: its own socket, app and draining server; `shared_tokens` is the core
-    tokens' state all workers share (service/cores.py), when ALI_CPU_TOKENS is on."""
+def _worker(overrides: dict[str, Any], total_tokens: int | None, shared_tokens: Any) -> None:
+    """One worker process: its own socket, app and draining server; `shared_tokens` is the state
+    of the `total_tokens` core tokens all workers share (runtime/cores.py; None with CUDA)."""
     settings = Settings(**overrides)
     configure_logging(settings)
     _exit_with_parent(os.getppid())
@@ -68,7 +70,7 @@ def _worker(overrides: dict[str, Any], shared_tokens: Any = None) -> None:
         sys.exit(STARTUP_FAILURE)
     # False when the app's lifespan raised (an unexpected error while loading models; a model
     # that merely fails to load is reported by /readyz instead): a restart would fail the same way.
-    tokens = CoreTokens(settings.cpu_tokens, shared_tokens) if shared_tokens else None
+    tokens = CoreTokens(total_tokens, shared_tokens) if total_tokens else None
     if not serve(settings, sock, tokens):
         sys.exit(STARTUP_FAILURE)
 
@@ -87,19 +89,23 @@ def _exit_with_parent(parent: int) -> None:
 class Supervisor:
     """Starts `n` workers, restarts any that die, and stops them all on SIGTERM/SIGINT."""
 
-    def __init__(self, n: int, overrides: dict[str, Any], stop_timeout_s: float) -> None:
+    def __init__(
+        self, n: int, overrides: dict[str, Any], stop_timeout_s: float, tokens: int | None
+    ) -> None:
         self.n = n
         self.overrides = overrides
         self.stop_timeout_s = stop_timeout_s
         self._ctx = multiprocessing.get_context("spawn")  # no forked onnxruntime/thread state
-        tokens = Settings(**overrides).cpu_tokens
+        self._total_tokens = tokens
         self._tokens = shared_state(self._ctx, tokens) if tokens else None
         self._stopping = threading.Event()
         self.procs: list[BaseProcess] = []
 
     def _start(self) -> BaseProcess:
         p = self._ctx.Process(
-            target=_worker, args=(self.overrides, self._tokens), name="ali-worker"
+            target=_worker,
+            args=(self.overrides, self._total_tokens, self._tokens),
+            name="ali-worker",
         )
         p.start()
         return p
@@ -111,6 +117,20 @@ class Supervisor:
         """Blocks until stopped; returns the exit code for the supervisor process."""
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
+        # /metrics must sum every worker: without a folder of the operator's, one of our own
+        # (the workers, spawned after this, inherit the variable), removed on exit.
+        own_metrics_dir = None
+        if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            own_metrics_dir = tempfile.mkdtemp(prefix="ali-metrics-")
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = own_metrics_dir
+        try:
+            return self._supervise()
+        finally:
+            if own_metrics_dir:
+                del os.environ["PROMETHEUS_MULTIPROC_DIR"]
+                shutil.rmtree(own_metrics_dir, ignore_errors=True)
+
+    def _supervise(self) -> int:
         self.procs = [self._start() for _ in range(self.n)]
         logger.info("started %d workers: %s", self.n, [p.pid for p in self.procs])
         code = 0

@@ -31,12 +31,15 @@ def test_layout_table_lists_every_module() -> None:
     rows = [ln for ln in layout.splitlines() if ln.startswith("| `")]
     missing = []
     for package in (
+        "runtime",
         "service",
+        "service/v2",
         "service/routers",
         "service/testing",
         "training",
         "training/nets",
         "bench",
+        "bench/sections",
     ):
         for path in sorted((ROOT / package).glob("*.py")):
             if path.name == "__init__.py":
@@ -45,3 +48,18 @@ def test_layout_table_lists_every_module() -> None:
             if not any(path.name in r or f"`{path.stem}`" in r for r in mine):
                 missing.append(f"{package}/{path.name}")
     assert not missing, f"README layout table lacks {missing}"
+
+
+def test_layout_table_names_only_modules_that_exist() -> None:
+    """Each row's first cell: `dir/a.py`, `b.py`, ... (b.py in a's folder) or `dir/`."""
+    readme = (ROOT / "README.md").read_text()
+    layout = readme.split("## Layout", 1)[1].split("\n## ", 1)[0]
+    missing = []
+    for row in (ln for ln in layout.splitlines() if ln.startswith("| `")):
+        names = row.split("|")[1].replace("`", "").replace(" ", "").split(",")
+        folder = Path(names[0]).parent if names[0].endswith(".py") else Path(names[0])
+        for name in names:
+            path = ROOT / name if "/" in name else ROOT / folder / name
+            if "NAME" not in name and not path.exists():
+                missing.append(name)
+    assert not missing, f"README layout table names what does not exist: {missing}"

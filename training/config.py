@@ -1,65 +1,80 @@
 """Configuration dataclasses and per-dataset presets.
 
 A preset is a (ModelConfig, TrainConfig) pair. Both are plain dataclasses so that a checkpoint can
-store them as dicts and rebuild the exact model without pickling code objects.
+store them as dicts and rebuild the exact model without pickling code objects. `ali-train` makes
+one flag per field (training/train.py): a field's `help` metadata is its line in `--help`, and a
+Literal type gives the flag its choices, so an option is written here and nowhere else.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
-from typing import Any
+import functools
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
-ARCHES = ("toy", "mnist28", "svhn32", "cifar32", "celeba64")
-AUTOCAST = ("none", "bf16")  # TrainConfig.autocast: fp32 throughout, or bf16 forward passes
+Arch = Literal["toy", "mnist28", "svhn32", "cifar32", "celeba64"]
+Kind = Literal["ali", "gan"]
+DActivation = Literal["lrelu", "maxout"]
+DCondition = Literal["concat", "projection"]
+Autocast = Literal["none", "bf16"]
+ARCHES: tuple[str, ...] = typing.get_args(Arch)
+AUTOCAST: tuple[str, ...] = typing.get_args(Autocast)
+
+
+def option(default: Any, help: str) -> Any:
+    """A config field with its `ali-train --help` line."""
+    return field(default=default, metadata={"help": help})
+
+
+@functools.cache
+def field_types(cls: type) -> dict[str, Any]:
+    """A config dataclass's field types, resolved (this module's annotations are strings)."""
+    return typing.get_type_hints(cls)
+
+
+def _check_choices(cfg: Any) -> None:
+    """Every Literal-typed field holds one of its choices."""
+    for name, tp in field_types(type(cfg)).items():
+        value = getattr(cfg, name)
+        if typing.get_origin(tp) is Literal and value not in typing.get_args(tp):
+            raise ValueError(f"{name} must be one of {typing.get_args(tp)}, got {value!r}")
 
 
 @dataclass
 class ModelConfig:
-    arch: str = "mnist28"
-    channels: int = 1
-    image_size: int = 28
-    nlat: int = 64
-    # > 0 makes the model conditional on a digit/class label (embedding fed to all three nets).
-    num_classes: int = 0
-    embed_dim: int = 16
-    # How a conditional D sees the label. "concat": label planes beside x and the embedding beside
-    # z. "projection" (Miyato & Koyama 2018): D(x) sees x alone, the label enters beside z and as
-    # an inner product <embed(y), h> with the joint features; it also gives D a label-free class
-    # head on its D(x) features, which TrainConfig.aux_class_weight trains (AC-GAN).
-    d_condition: str = "concat"
-    # Scales every hidden layer's width; the paper's nets are width 1.0.
-    width: float = 1.0
-    # "ali" trains encoder + decoder + joint D(x, z); "gan" trains the decoder against D(x) only.
-    kind: str = "ali"
-    leak: float = 0.01
-    # D activation: the paper uses maxout for CIFAR-10/toy and leaky ReLU for SVHN/CelebA.
-    d_activation: str = "lrelu"
-    maxout_pieces: int = 2
-    # BigBiGAN's unary scores (Donahue & Simonyan 2019): D also gets a logit from its D(x) features
-    # alone and one from its D(z) features alone, each trained as its own real/fake classifier
-    # beside the joint one, so the decoder is scored on x directly (trainer: "unary").
-    d_unary: bool = False
-    # > 0 on an unconditional model: D gets a class head on its label-free D(x) features, trained
-    # on the labels of real x; the decoder is scored by it without labels (TrainConfig
-    # aux_class_weight: confident per sample, all classes used overall). Sampling needs no label.
-    aux_classes: int = 0
-    d_dropout: float = 0.2  # dropout on D's input layer; 0.5 on its inner layers (paper)
-    d_dropout_inner: float = 0.5
-    # Spectral normalisation (Miyato et al. 2018) of every weight in D: each layer 1-Lipschitz.
-    d_spectral_norm: bool = False
-    # Toy only: batch norm in the decoder's hidden layers (the encoder always has it).
-    toy_decoder_bn: bool = True
+    arch: Arch = option("mnist28", "network family (ALI paper appendix A; mnist28 is ours)")
+    channels: int = option(1, "image channels")
+    image_size: int = option(28, "image height and width")
+    nlat: int = option(64, "latent dimension")
+    num_classes: int = option(0, "> 0: condition all three nets on a class label")
+    embed_dim: int = option(16, "size of the label embedding of a conditional model")
+    # "concat": label planes beside x and the embedding beside z. "projection" (Miyato & Koyama
+    # 2018): D(x) sees x alone, the label enters beside z and as an inner product <embed(y), h>
+    # with the joint features; D also gets a label-free class head on its D(x) features, which
+    # TrainConfig.aux_class_weight trains (AC-GAN).
+    d_condition: DCondition = option(
+        "concat", "how a conditional D sees the label (projection: inner product + class head)"
+    )
+    width: float = option(1.0, "width multiplier of every hidden layer (the paper's nets: 1.0)")
+    kind: Kind = option(
+        "ali", "ali: encoder + decoder + joint D(x, z); gan: the D(x)-only baseline"
+    )
+    leak: float = option(0.01, "leaky ReLU slope")
+    # The paper uses maxout for CIFAR-10 and the toy data, leaky ReLU for SVHN and CelebA.
+    d_activation: DActivation = option("lrelu", "D's activation")
+    maxout_pieces: int = option(2, "pieces per maxout unit")
+    # The decoder is scored by the head without labels (TrainConfig.aux_class_weight: confident
+    # per sample, all classes used overall), so sampling needs no label.
+    aux_classes: int = option(
+        0, "unconditional models: a class head on D(x), trained on the labels of real x"
+    )
+    d_dropout: float = option(0.2, "dropout on D's input layers (paper: 0.2)")
+    d_dropout_inner: float = option(0.5, "dropout on D's inner layers (paper: 0.5)")
 
     def __post_init__(self) -> None:
-        if self.arch not in ARCHES:
-            raise ValueError(f"unknown arch {self.arch!r}; choose one of {ARCHES}")
-        if self.kind not in ("ali", "gan"):
-            raise ValueError(f"kind must be 'ali' or 'gan', got {self.kind!r}")
-        if self.d_activation not in ("lrelu", "maxout"):
-            raise ValueError("d_activation must be 'lrelu' or 'maxout'")
-        if self.d_condition not in ("concat", "projection"):
-            raise ValueError("d_condition must be 'concat' or 'projection'")
+        _check_choices(self)
 
     @property
     def conditional(self) -> bool:
@@ -68,66 +83,53 @@ class ModelConfig:
 
 @dataclass
 class TrainConfig:
-    dataset: str = "mnist"
-    data_path: str | None = None
-    epochs: int = 20
-    batch_size: int = 100
-    # Optional cap on steps per epoch (the toy recipe counts in steps, not passes over data).
-    steps_per_epoch: int | None = None
-    lr_d: float = 1e-4
-    lr_g: float = 1e-4
-    # Paper: Adam beta1 0.5, beta2 0.999 (its "beta2 = 1e-3" is Blocks' 1 - beta2 convention).
-    betas: tuple[float, float] = (0.5, 0.999)
-    # Stabilisers, all off by default unless a preset's measurements say otherwise.
-    instance_noise: float = 0.0  # std of Gaussian noise added to D's x inputs, annealed to 0
-    label_smoothing: float = 0.0  # one-sided: D's real target becomes 1 - s
-    ema_decay: float = 0.0  # EMA of encoder/decoder weights used for samples and export
-    lr_decay_to: float = 1.0  # linear LR decay factor reached at the last step (1.0 = constant)
-    # "bf16": forward passes under bfloat16 autocast (weights, optimiser and losses stay fp32).
-    autocast: str = "none"
-    # ALICE (Li et al. 2017), explicit cycle consistency: the generators also minimise
-    # cycle_weight * mean (x - Gx(Gz(x)))^2. ALI alone does not tie Gx(Gz(x)) to x tightly.
-    cycle_weight: float = 0.0
-    # Moment matching of the aggregate posterior: the encoder also minimises
-    # prior_match_weight * ||E[Gz(x) Gz(x)^T] - I||_F^2 / d (losses.prior_moment_loss), so the codes
-    # fill the prior that samples are drawn from (docs/mnist.md, "Unconditional samples").
-    prior_match_weight: float = 0.0
+    dataset: str = option("mnist", "mixture, mnist, svhn, cifar10, folder or fake")
+    data_path: str | None = option(
+        None, "dataset path (mnist.npz, CIFAR-10/SVHN folder, image folder)"
+    )
+    epochs: int = option(20, "passes over the data")
+    batch_size: int = option(100, "batch size (per rank under DDP)")
+    steps_per_epoch: int | None = option(
+        None, "cap on steps per epoch (the toy recipe counts steps)"
+    )
+    lr_d: float = option(1e-4, "D's learning rate")
+    lr_g: float = option(1e-4, "the encoder's and decoder's learning rate")
+    # The paper's "beta2 = 1e-3" is Blocks' 1 - beta2 convention.
+    betas: tuple[float, float] = option((0.5, 0.999), "Adam's betas (paper: 0.5 0.999)")
+    ema_decay: float = option(0.0, "EMA of encoder/decoder weights, used for samples and export")
+    lr_decay_to: float = option(1.0, "LR factor reached linearly at the last step (1 = constant)")
+    # Weights, optimiser state and losses stay fp32.
+    autocast: Autocast = option("none", "bf16: forward passes under bfloat16 autocast")
+    # ALICE (Li et al. 2017): the generators also minimise cycle_weight * mean (x - Gx(Gz(x)))^2;
+    # ALI alone does not tie Gx(Gz(x)) to x tightly.
+    cycle_weight: float = option(0.0, "ALICE cycle-consistency weight (0 = off)")
     # AC-GAN (Odena et al. 2017) for conditional models with a projection D: D's class head learns
     # the labels of real x, and the decoder also minimises aux_class_weight * CE(head(Gx(z, y)), y).
     # Unconditional models with ModelConfig.aux_classes: the decoder minimises aux_class_weight *
     # (mean entropy of head(Gx(z)) - entropy of its mean) instead (CatGAN, Springenberg 2016).
-    aux_class_weight: float = 0.0
-    seed: int = 0
-    num_workers: int = 0
-    log_every: int = 50
-    tensorboard: bool = False
+    aux_class_weight: float = option(0.0, "weight of D's class head in both losses (0 = off)")
+    seed: int = option(0, "seed of weights, data order and noise")
+    num_workers: int = option(0, "data loader worker processes")
+    log_every: int = option(50, "steps between log.jsonl lines")
+    tensorboard: bool = option(False, "also log to OUT/tb (needs the tensorboard extra)")
 
     def __post_init__(self) -> None:
-        if self.autocast not in AUTOCAST:
-            raise ValueError(f"autocast must be one of {AUTOCAST}, got {self.autocast!r}")
-
-    @property
-    def real_label(self) -> float:
-        return 1.0 - self.label_smoothing
+        _check_choices(self)
 
 
 def _toy() -> tuple[ModelConfig, TrainConfig]:
+    # The paper's mixture nets with a cheaper 2-piece maxout D, small batches, many steps and
+    # ALICE's cycle term, sized for 2 minutes on 2 CPU cores (docs/experiments.md, the recipe).
     model = ModelConfig(
         arch="toy",
         channels=0,
         image_size=0,
         nlat=2,
         d_activation="maxout",
-        # 2 pieces, not 5: D's maxout layers were ~90 % of a step; 2.5x cheaper D, more steps.
         maxout_pieces=2,
         d_dropout=0.0,
         d_dropout_inner=0.0,
     )
-    # Measured on 2 CPU cores (see the README's mixture section): small batches and many steps beat
-    # large batches at equal time; ALICE's cycle term (weight 1) lifted the HQ fraction from ~10 %
-    # to ~75 % at equal steps; EMA of the generators and a BN-free decoder both did worse.
-    # One run at a time with both cores (ali-eval's default, 2 threads) does ~62 steps/s against
-    # ~41 with one thread, so 4 full passes (4 x 1,562 steps) fit the 2-minute budget.
     train = TrainConfig(
         dataset="mixture",
         epochs=4,
@@ -145,24 +147,17 @@ def _toy() -> tuple[ModelConfig, TrainConfig]:
 
 
 def _mnist() -> tuple[ModelConfig, TrainConfig]:
-    # Sized for the one-hour budget on 2 CPU cores: width 0.5, one run at a time with both cores
-    # (epochs below). A 256-d code (the encoder's last hidden
-    # width at 0.5): with 64 the code was a bottleneck for the linear probe (0.924 on mu(x)
-    # against 0.960 on the 256 features below it); 256 gives 0.972 (README, MNIST section).
-    # A label-free class head on D (aux_classes, weight 1): D learns the digits of real images and
-    # the decoder is pushed to draw samples it reads confidently, using every class; sampling
-    # needs no label. In 3-epoch pilots it did more for unconditional samples than matching the
-    # prior's moments or BigBiGAN's unary scores (docs/mnist.md).
+    # Sized for one hour on 2 CPU cores, one run at a time (docs/mnist.md). A 256-d code (the
+    # encoder's last hidden width at 0.5), so the code is no bottleneck for the linear probe. A
+    # label-free class head on D (aux_classes, weight 1) pushes the decoder to draw digits D reads
+    # confidently, using every class; sampling needs no label.
     model = ModelConfig(
         arch="mnist28", channels=1, image_size=28, nlat=256, width=0.5, aux_classes=10
     )
-    # ALICE's cycle term (weight 10 on the per-pixel MSE) costs ~1.35x per step. Sample FD was
-    # still falling at the end of every schedule tried, so the hour buys steps: bf16 autocast
-    # (1.37x per step on these AVX512-BF16 cores) and channels-last convs give 20 epochs in ~54
-    # min (131-188 s each); an EMA of the encoder/decoder weights smooths FD's swings between epochs
-    # (docs/mnist.md, session 4). Learning rate 1e-3, not the paper's 2e-4: in 3-epoch pilots
-    # sample FD fell 334 -> 170 -> 88 -> 64 as it went 2e-4 -> 4e-4 -> 8e-4 -> 1.6e-3; 1e-3 keeps
-    # some distance from the top of that range for a schedule seven times longer (session 6).
+    # ALICE's cycle term (weight 10 on the per-pixel MSE) so reconstructions keep the digit. Sample
+    # quality was still improving at the end of every schedule, so the hour buys steps: bf16
+    # autocast; an EMA of the generators smooths the swings between epochs. Learning rate 1e-3,
+    # inside the range the pilots measured and below its top (docs/mnist.md, session 6).
     train = TrainConfig(
         dataset="mnist",
         epochs=20,
@@ -180,10 +175,8 @@ def _mnist() -> tuple[ModelConfig, TrainConfig]:
 
 def _mnist_cond() -> tuple[ModelConfig, TrainConfig]:
     model, train = _mnist()
-    # Projection D + AC-GAN class term (weight 3): conditional samples judged as asked went from
-    # 0.80 (label planes in D, 9 epochs) to 0.997 with per-class variety near the data's (0.97);
-    # weight 1 gave 0.986, weight 10 collapsed each class to one image. 32-d code, 10 epochs with
-    # one thread beside another run, ~46 min.
+    # Projection D + AC-GAN class term, weight 3: samples show the digit asked for and keep the
+    # data's variety within a class (docs/mnist.md, "Conditioning"). 32-d code, 10 epochs.
     return (
         dataclasses.replace(
             model, nlat=32, num_classes=10, d_condition="projection", aux_classes=0
@@ -232,27 +225,54 @@ def preset(name: str) -> tuple[ModelConfig, TrainConfig]:
         raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}") from None
 
 
+# Options deleted in issue 28, with the value that meant "off" and the last commit that has them
+# (docs/mnist.md, "Options removed"). Older checkpoints still load where the option was off.
+REMOVED_OPTIONS: dict[str, Any] = {
+    "d_unary": False,
+    "d_spectral_norm": False,
+    "toy_decoder_bn": True,
+    "instance_noise": 0.0,
+    "label_smoothing": 0.0,
+    "prior_match_weight": 0.0,
+}
+REMOVED_AT = "0888805"
+
+
+def _without_removed(d: dict[str, Any]) -> dict[str, Any]:
+    d = dict(d)
+    for name, off in REMOVED_OPTIONS.items():
+        if name in d and d.pop(name) != off:
+            raise ValueError(
+                f"this checkpoint was trained with {name}, an option removed in issue 28; "
+                f"commit {REMOVED_AT} still has it"
+            )
+    return d
+
+
 def config_to_dict(cfg: Any) -> dict[str, Any]:
     return dataclasses.asdict(cfg)
 
 
 def model_config_from_dict(d: dict[str, Any]) -> ModelConfig:
-    return ModelConfig(**d)
+    return ModelConfig(**_without_removed(d))
 
 
 def train_config_from_dict(d: dict[str, Any]) -> TrainConfig:
-    d = dict(d)
+    d = _without_removed(d)
     if "betas" in d:
         d["betas"] = tuple(d["betas"])
     return TrainConfig(**d)
 
 
 __all__ = [
+    "ARCHES",
     "AUTOCAST",
     "ModelConfig",
     "TrainConfig",
     "PRESETS",
     "preset",
+    "option",
+    "field_types",
     "config_to_dict",
     "model_config_from_dict",
     "train_config_from_dict",

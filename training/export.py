@@ -26,7 +26,7 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
-from service.manifest import (
+from runtime.manifest import (
     MANIFEST_VERSION,
     ImageSpec,
     LatentSpec,

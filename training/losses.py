@@ -11,15 +11,9 @@ import torch
 import torch.nn.functional as F
 
 
-def discriminator_loss(
-    d_real: torch.Tensor, d_fake: torch.Tensor, real_label: float = 1.0
-) -> torch.Tensor:
-    """D minimises softplus(-D(x, Gz(x))) + softplus(D(Gx(z), z)); real_label < 1 smooths."""
-    if real_label == 1.0:
-        real = F.softplus(-d_real).mean()
-    else:
-        real = F.binary_cross_entropy_with_logits(d_real, torch.full_like(d_real, real_label))
-    return real + F.softplus(d_fake).mean()
+def discriminator_loss(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
+    """D minimises softplus(-D(x, Gz(x))) + softplus(D(Gx(z), z))."""
+    return F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
 
 
 def generator_loss(d_real: torch.Tensor | None, d_fake: torch.Tensor) -> torch.Tensor:
@@ -37,24 +31,6 @@ def generator_loss(d_real: torch.Tensor | None, d_fake: torch.Tensor) -> torch.T
 def cycle_loss(x: torch.Tensor, x_rec: torch.Tensor) -> torch.Tensor:
     """ALICE's explicit cycle-consistency term: mean squared error of x -> Gx(Gz(x)) per pixel."""
     return F.mse_loss(x_rec, x)
-
-
-def prior_moment_loss(z: torch.Tensor) -> torch.Tensor:
-    """How far the codes' second moment E[z z^T] is from the prior's (I), ||E[zz^T] - I||_F^2 / d.
-
-    z [N, d] are encoder samples Gz(x). The aggregate posterior q(z) should match the prior
-    N(0, I) that samples are drawn from; when it is squeezed into a few directions, prior samples
-    land where the decoder never saw a code. With N < d one batch's moment matrix is rank
-    deficient, so ||M - I||^2 from one batch is biased; the product of two halves' estimates,
-    tr((M1 - I)(M2 - I)), is unbiased (the halves are independent). The uncentred moment also
-    pulls the mean to 0.
-    """
-    n, d = z.shape
-    half = n // 2
-    eye = torch.eye(d, device=z.device, dtype=z.dtype)
-    m1 = z[:half].T @ z[:half] / half - eye  # [d, d]
-    m2 = z[half : 2 * half].T @ z[half : 2 * half] / half - eye
-    return (m1 * m2).sum() / d  # tr(m1 m2) for symmetric matrices
 
 
 def confident_and_balanced_loss(logits: torch.Tensor) -> torch.Tensor:

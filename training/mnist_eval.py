@@ -1,4 +1,4 @@
-"""MNIST evaluation of an exported model (the ONNX files, through service.runtime).
+"""MNIST evaluation of an exported model (the ONNX files, through runtime.model).
 
 Figures: reconstruction MSE; linear probe on mu(x); semi-supervised error with 100 labels; the
 class histogram of unconditional samples or the accuracy of conditional ones; the fraction of
@@ -7,7 +7,7 @@ reconstructions classified as their input. A small CNN (training/classifier.py) 
 Sample quality in the judge's penultimate feature space (training/sample_quality.py): the
 Fréchet distance of 10k samples to the 10k test digits beside that of 10k training digits (the
 floor), the share of samples the judge reads with confidence >= 0.9, and k-NN precision / recall.
-The same figures per sampler of GET /sample (service/samplers.py, the service's own code, run
+The same figures per sampler of GET /sample (runtime/samplers.py, the service's own code, run
 offline), with DRS's acceptance and the cost per image.
 """
 
@@ -26,11 +26,20 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.semi_supervised import LabelSpreading
 
-from service.grid import save_grid
-from service.manifest import load_manifest, write_manifest
-from service.runtime import Model, load_model
-from service.samplers import SAMPLERS, DrsBound, Offline, Prior, Samples, calibrate, sample
-from service.settings import Settings
+from runtime.grid import save_grid
+from runtime.manifest import load_manifest, write_manifest
+from runtime.model import Model, load_model
+from runtime.samplers import (
+    DRS_CALIBRATION,
+    MAX_DRS_PROPOSALS,
+    SAMPLERS,
+    DrsBound,
+    Offline,
+    Prior,
+    Samples,
+    calibrate,
+    sample,
+)
 from training.classifier import judge, load_or_train, predict, robustness
 from training.data import load_mnist
 from training.model_card import write_model_card
@@ -173,13 +182,13 @@ def drs_bound(model: Model) -> DrsBound:
     """The bound the service calibrates at load time (same seed and count: the same M)."""
     m = model.manifest
     prior = Prior(m.latent.dim, m.num_classes)
-    return calibrate(model.decode, model.discriminate, prior, Settings().drs_calibration)
+    return calibrate(model.decode, model.discriminate, prior, DRS_CALIBRATION)
 
 
 def run_sampler(
     model: Model, name: str, n: int, seed: int, bound: DrsBound, cap: int
 ) -> tuple[Samples, float]:
-    """GET /sample's sampler `name` (service/samplers.py) offline: (samples, seconds)."""
+    """GET /sample's sampler `name` (runtime/samplers.py) offline: (samples, seconds)."""
     m = model.manifest
     start = time.perf_counter()
     rng, prior = np.random.default_rng(seed), Prior(m.latent.dim, m.num_classes)
@@ -220,8 +229,9 @@ def evaluate_mnist(
     seed: int = 0,
     samples: int = SAMPLES,
 ) -> dict[str, Any]:
+    """Every figure of the model's manifest, block by block; `write` also renders the figures,
+    the manifest's metrics and the model card."""
     model = load_model(model_dir)
-    cond = model.manifest.conditional
     train, test = load_mnist(data, "train"), load_mnist(data, "test")
     x_tr, y_tr = train.x.numpy(), train.y.numpy()
     x_te, y_te = test.x.numpy(), test.y.numpy()
@@ -230,26 +240,67 @@ def evaluate_mnist(
         "classifier_test_accuracy": clf_acc,
         "classifier_robustness": robustness(clf, x_te, y_te),
     }
-    rng = np.random.default_rng(seed)
+    rec, mu_te = reconstruction_metrics(model, clf, x_te, y_te)
+    m |= rec
+    if not model.manifest.conditional:  # a conditional encoder is given the label: nothing to probe
+        m |= code_metrics(model, x_tr, y_tr, mu_te, y_te, seed)
+    class_figures, images = sample_class_metrics(model, clf, x_te, y_te, samples, seed)
+    m |= class_figures
+    ref = Reference(clf, x_tr, x_te, samples, seed)
+    m |= sample_quality_metrics(ref, images)
+    m |= drs_and_sampler_metrics(model, ref, samples, seed)
+    print(json.dumps(m, indent=2))
+    if write:
+        write_results(model, model_dir, m, x_te, y_te, seed)
+    return m
 
-    mu_te = encode_mu(model, x_te, y_te if cond else None)
-    rec = decode(model, mu_te, y_te if cond else None)
-    m["reconstruction_mse"] = float(((rec - x_te) ** 2).mean())  # pixel range [-1, 1]
-    m["reconstruction_class_accuracy"] = float((predict(clf, rec) == y_te).mean())
 
-    if not cond:  # a conditional encoder is given the label, so probing mu(x, y) measures nothing
-        mu_tr = encode_mu(model, x_tr, None)
-        m["linear_probe_accuracy"] = linear_probe(mu_tr, y_tr, mu_te, y_te)
-        m["semi_supervised_100_error"] = _summary(
+def reconstruction_metrics(
+    model: Model, clf: Any, x_te: np.ndarray, y_te: np.ndarray
+) -> tuple[dict[str, Any], np.ndarray]:
+    """x -> Gx(mu(x)) on the test digits: MSE and how often the judge reads the input's digit.
+    Also returns mu(x) of the test digits for the probes."""
+    y = y_te if model.manifest.conditional else None
+    mu_te = encode_mu(model, x_te, y)
+    rec = decode(model, mu_te, y)
+    return {
+        "reconstruction_mse": float(((rec - x_te) ** 2).mean()),  # pixel range [-1, 1]
+        "reconstruction_class_accuracy": float((predict(clf, rec) == y_te).mean()),
+    }, mu_te
+
+
+def code_metrics(
+    model: Model,
+    x_tr: np.ndarray,
+    y_tr: np.ndarray,
+    mu_te: np.ndarray,
+    y_te: np.ndarray,
+    seed: int,
+) -> dict[str, Any]:
+    """The unconditional code mu(x): linear probe, label spreading and logistic regression on 100
+    labels."""
+    mu_tr = encode_mu(model, x_tr, None)
+    return {
+        "linear_probe_accuracy": linear_probe(mu_tr, y_tr, mu_te, y_te),
+        "semi_supervised_100_error": _summary(
             semi_supervised_errors(mu_tr, y_tr, mu_te, y_te, seed)
-        )
-        m["few_label_probe_100_error"] = _summary(
+        ),
+        "few_label_probe_100_error": _summary(
             few_label_probe_errors(mu_tr, y_tr, mu_te, y_te, seed)
-        )
+        ),
+    }
 
-    z = rng.standard_normal((samples, model.manifest.latent.dim)).astype(np.float32)
-    if cond:
-        labels = np.arange(samples) % 10
+
+def sample_class_metrics(
+    model: Model, clf: Any, x_te: np.ndarray, y_te: np.ndarray, n: int, seed: int
+) -> tuple[dict[str, Any], np.ndarray]:
+    """n ancestral samples as the judge classifies them: accuracy of conditional ones, class
+    histogram, within-class diversity. Also returns the samples."""
+    m: dict[str, Any] = {}
+    z = np.random.default_rng(seed).standard_normal((n, model.manifest.latent.dim))
+    z = z.astype(np.float32)
+    if model.manifest.conditional:
+        labels = np.arange(n) % 10
         images = decode(model, z, labels)
         pred = predict(clf, images)
         m["conditional_accuracy"] = float((pred == labels).mean())
@@ -260,33 +311,47 @@ def evaluate_mnist(
     hist = np.bincount(pred, minlength=10) / len(pred)
     m["sample_class_histogram"] = [float(v) for v in hist]
     m["sample_largest_class_share"] = float(hist.max())
+    return m, images
 
-    ref = Reference(clf, x_tr, x_te, samples, seed)
+
+def sample_quality_metrics(ref: Reference, images: np.ndarray) -> dict[str, Any]:
+    """FD, confident share and precision / recall of the samples, beside the training digits'."""
     quality, _ = ref.quality(images)
-    m["sample_fd"] = quality["fd"]
-    m["sample_fd_floor"] = ref.fd_floor  # 10k training digits against the test digits
-    m["sample_fd_ratio"] = quality["fd_ratio"]
-    m["sample_confident_share"] = quality["confident_share"]
-    m["sample_precision"] = quality["precision"]
-    m["sample_recall"] = quality["recall"]
-    m["sample_precision_reference"] = ref.precision  # what the training digits get
-    m["sample_recall_reference"] = ref.recall
-    bound = drs_bound(model)
-    m["drs_bound"] = {
-        "m": bound.bound,
-        "calibrated_acceptance": bound.acceptance,
-        "calibration_samples": Settings().drs_calibration,
+    return {
+        "sample_fd": quality["fd"],
+        "sample_fd_floor": ref.fd_floor,  # 10k training digits against the test digits
+        "sample_fd_ratio": quality["fd_ratio"],
+        "sample_confident_share": quality["confident_share"],
+        "sample_precision": quality["precision"],
+        "sample_recall": quality["recall"],
+        "sample_precision_reference": ref.precision,  # what the training digits get
+        "sample_recall_reference": ref.recall,
     }
-    m["sampler_metrics"] = sampler_metrics(model, ref, samples, seed, bound)
-    print(json.dumps(m, indent=2))
-    if write:
-        render_figures(model, x_te, y_te, seed)
-        render_sampler_grids(model)
-        manifest = load_manifest(model_dir).model_copy(update={"metrics": m})
-        write_manifest(manifest, model_dir)
-        write_model_card(manifest, model_dir)
-        print(f"wrote metrics, figures and model card to {model_dir}", file=sys.stderr)
-    return m
+
+
+def drs_and_sampler_metrics(model: Model, ref: Reference, n: int, seed: int) -> dict[str, Any]:
+    """The DRS bound the service would calibrate, and every sampler's figures under it."""
+    bound = drs_bound(model)
+    return {
+        "drs_bound": {
+            "m": bound.bound,
+            "calibrated_acceptance": bound.acceptance,
+            "calibration_samples": DRS_CALIBRATION,
+        },
+        "sampler_metrics": sampler_metrics(model, ref, n, seed, bound),
+    }
+
+
+def write_results(
+    model: Model, model_dir: Path, m: dict[str, Any], x_te: np.ndarray, y_te: np.ndarray, seed: int
+) -> None:
+    """Figures, per-sampler grids, the metrics in the manifest, and the model card."""
+    render_figures(model, x_te, y_te, seed)
+    render_sampler_grids(model)
+    manifest = load_manifest(model_dir).model_copy(update={"metrics": m})
+    write_manifest(manifest, model_dir)
+    write_model_card(manifest, model_dir)
+    print(f"wrote metrics, figures and model card to {model_dir}", file=sys.stderr)
 
 
 def render_figures(model: Model, x_te: np.ndarray, y_te: np.ndarray, seed: int) -> None:
@@ -331,7 +396,7 @@ def sampler_grid_name(sampler: str) -> str:
 
 def render_sampler_grids(model: Model) -> None:
     """samples-SAMPLER.png: what GET /sample?n=64&seed=GRID_SEED&sampler=SAMPLER returns."""
-    bound, cap = drs_bound(model), Settings().max_drs_proposals
+    bound, cap = drs_bound(model), MAX_DRS_PROPOSALS
     for name in SAMPLERS:
         out, _ = run_sampler(model, name, 64, GRID_SEED, bound, cap)
         save_grid(str(model.directory / sampler_grid_name(name)), out.images, cols=8)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from service.manifest import Manifest
+from runtime.manifest import Manifest
 
 TARGETS = {
     "conditional_accuracy": (">= 0.99", lambda v: v >= 0.99),
@@ -60,7 +60,7 @@ inside the test digits' manifold / of test digits inside the samples' manifold;
 
 _SAMPLERS = """## Samplers (`GET /sample?sampler=...`)
 
-The service's own sampler code (`service/samplers.py`) run offline by `ali-eval`, 10k samples
+The service's own sampler code (`runtime/samplers.py`) run offline by `ali-eval`, 10k samples
 each, same seed; figures as above. `drs`: discriminator rejection sampling, decoder samples kept
 with probability exp(D(x, z) − M), M the largest logit of {n} calibration samples drawn at load
 time (M = {bound:.3f}, calibrated acceptance {acc:.3f}); `gibbs`: one step

@@ -15,19 +15,20 @@ import dataclasses
 import json
 import sys
 import time
+import typing
 from pathlib import Path
 from typing import Any
 
 import torch
 from tqdm import tqdm
 
-from service.grid import save_grid
+from runtime.grid import save_grid
 from training.checkpoint import load_checkpoint, save_checkpoint
 from training.config import (
-    AUTOCAST,
     PRESETS,
     ModelConfig,
     TrainConfig,
+    field_types,
     model_config_from_dict,
     preset,
     train_config_from_dict,
@@ -37,114 +38,70 @@ from training.distributed import DistInfo, cleanup, setup
 from training.trainer import Trainer
 
 DRY_RUN_STEPS = 3
+# Second names for config flags, kept from the hand-written CLI (README, Makefile, model cards).
+ALIASES = {"data_path": ["--data"], "num_workers": ["--workers"]}
+
+
+def _flag_kwargs(tp: Any) -> dict[str, Any]:
+    """argparse keywords for a config field's type: bool, Literal, tuple, optional or plain."""
+    if tp is bool:
+        return {"action": argparse.BooleanOptionalAction}
+    args = [a for a in typing.get_args(tp) if a is not type(None)]
+    if typing.get_origin(tp) is typing.Literal:
+        return {"choices": args, "type": type(args[0])}
+    base = args[0] if args else tp  # X | None and tuple[X, X] take Xs
+    kw = {"type": base, "metavar": base.__name__.upper()}
+    return {**kw, "nargs": len(args)} if typing.get_origin(tp) is tuple else kw
+
+
+def _add_config_flags(p: argparse.ArgumentParser, cls: type) -> None:
+    """One flag per field of a config dataclass; given flags override the preset's values."""
+    group = p.add_argument_group(f"{cls.__name__} (default: the preset's value)")
+    types = field_types(cls)
+    for f in dataclasses.fields(cls):
+        flags = [f"--{f.name.replace('_', '-')}", *ALIASES.get(f.name, [])]
+        help_ = f.metadata.get("help")
+        group.add_argument(*flags, dest=f.name, help=help_, **_flag_kwargs(types[f.name]))
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ali-train", description=__doc__.split("\n")[0])
     p.add_argument("--preset", default="mnist", choices=sorted(PRESETS))
-    p.add_argument("--data", help="dataset path (mnist.npz, CIFAR-10/SVHN folder, image folder)")
     p.add_argument("--download", action="store_true", help="fetch MNIST to --data if missing")
-    p.add_argument("--dataset", help="override the preset's dataset (mixture, mnist, ..., fake)")
     p.add_argument("--out", default="runs/ali", help="output folder")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--steps-per-epoch", type=int)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float, help="learning rate for D and the generators")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--kind", choices=["ali", "gan"], help="gan: the D(x)-only baseline")
-    p.add_argument("--conditional", action="store_true", help="condition on the class label")
-    p.add_argument("--width", type=float, help="width multiplier of every hidden layer")
-    p.add_argument("--nlat", type=int, help="latent dimension")
-    p.add_argument("--ema-decay", type=float)
-    p.add_argument("--instance-noise", type=float)
-    p.add_argument("--label-smoothing", type=float)
-    p.add_argument("--cycle-weight", type=float, help="ALICE cycle-consistency weight (0 = off)")
+    p.add_argument("--lr", type=float, help="sets both --lr-d and --lr-g")
+    p.add_argument("--conditional", action="store_true", help="same as --num-classes 10")
     p.add_argument(
-        "--prior-match-weight",
-        type=float,
-        help="weight of the codes' second-moment match to the prior, ||E[zz^T] - I||^2 (0 = off)",
+        "--device", default="cuda" if torch.cuda.is_available() else "cpu", help="torch device"
     )
-    p.add_argument(
-        "--d-condition",
-        choices=["concat", "projection"],
-        help="how a conditional D sees the label (projection: inner product + class head)",
-    )
-    p.add_argument(
-        "--d-unary",
-        action="store_true",
-        help="BigBiGAN unary scores: D also judges x alone and z alone (trained beside the joint)",
-    )
-    p.add_argument(
-        "--d-spectral-norm", action="store_true", help="spectral normalisation of D's weights"
-    )
-    p.add_argument("--d-dropout", type=float, help="dropout on D's input layers (paper: 0.2)")
-    p.add_argument("--d-dropout-inner", type=float, help="dropout on D's inner layers (paper: 0.5)")
-    p.add_argument("--aux-class-weight", type=float, help="AC-GAN class-head weight (0 = off)")
-    p.add_argument(
-        "--aux-classes",
-        type=int,
-        help="unconditional models: a class head on D(x) trained on real labels (with "
-        "--aux-class-weight); samples are pushed to be confident and to use every class",
-    )
-    p.add_argument(
-        "--autocast", choices=AUTOCAST, help="bf16: forward passes in bfloat16 (CPU/GPU)"
-    )
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--workers", type=int, default=0)
     p.add_argument("--threads", type=int, help="torch intra-op threads (CPU)")
     p.add_argument("--resume", metavar="CKPT", help="continue from a checkpoint")
-    p.add_argument("--tensorboard", action="store_true", help="log to OUT/tb")
     p.add_argument("--dry-run", action="store_true", help=f"{DRY_RUN_STEPS} steps on fake data")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_config_flags(p, ModelConfig)
+    _add_config_flags(p, TrainConfig)
     return p
+
+
+def _given(args: argparse.Namespace, cls: type) -> dict[str, Any]:
+    """The fields of cls whose flags were given on the command line."""
+    return {
+        f.name: getattr(args, f.name)
+        for f in dataclasses.fields(cls)
+        if getattr(args, f.name) is not None
+    }
 
 
 def configs_from_args(args: argparse.Namespace) -> tuple[ModelConfig, TrainConfig]:
     mcfg, tcfg = preset(args.preset)
-    m: dict[str, Any] = {}
-    if args.kind:
-        m["kind"] = args.kind
+    m, t = _given(args, ModelConfig), _given(args, TrainConfig)
     if args.conditional:
-        m["num_classes"] = 10
-    if args.width is not None:
-        m["width"] = args.width
-    if args.nlat is not None:
-        m["nlat"] = args.nlat
-    if args.d_condition:
-        m["d_condition"] = args.d_condition
-    if args.d_unary:
-        m["d_unary"] = True
-    if args.aux_classes is not None:
-        m["aux_classes"] = args.aux_classes
-    if args.d_spectral_norm:
-        m["d_spectral_norm"] = True
-    if args.d_dropout is not None:
-        m["d_dropout"] = args.d_dropout
-    if args.d_dropout_inner is not None:
-        m["d_dropout_inner"] = args.d_dropout_inner
-    t: dict[str, Any] = {
-        k: v
-        for k, v in {
-            "epochs": args.epochs,
-            "steps_per_epoch": args.steps_per_epoch,
-            "batch_size": args.batch_size,
-            "lr_d": args.lr,
-            "lr_g": args.lr,
-            "seed": args.seed,
-            "ema_decay": args.ema_decay,
-            "instance_noise": args.instance_noise,
-            "label_smoothing": args.label_smoothing,
-            "cycle_weight": args.cycle_weight,
-            "prior_match_weight": args.prior_match_weight,
-            "aux_class_weight": args.aux_class_weight,
-            "autocast": args.autocast,
-            "data_path": args.data,
-            "dataset": args.dataset,
-        }.items()
-        if v is not None
-    }
-    t["tensorboard"] = args.tensorboard
-    t["num_workers"] = args.workers
+        m.setdefault("num_classes", 10)
+    if args.lr is not None:
+        t.setdefault("lr_d", args.lr)
+        t.setdefault("lr_g", args.lr)
+    if "betas" in t:
+        t["betas"] = tuple(t["betas"])
     if args.dry_run:
         t.update(dataset="fake", epochs=1, steps_per_epoch=DRY_RUN_STEPS, batch_size=8)
     return dataclasses.replace(mcfg, **m), dataclasses.replace(tcfg, **t)
@@ -287,8 +244,8 @@ def main(argv: list[str] | None = None) -> None:
         tcfg = train_config_from_dict(ckpt["train_config"])
         if args.epochs:
             tcfg = dataclasses.replace(tcfg, epochs=args.epochs)
-        if args.data:
-            tcfg = dataclasses.replace(tcfg, data_path=args.data)
+        if args.data_path:
+            tcfg = dataclasses.replace(tcfg, data_path=args.data_path)
     else:
         mcfg, tcfg = configs_from_args(args)
     if args.download and tcfg.dataset == "mnist" and tcfg.data_path:

@@ -1,14 +1,15 @@
 """The ALI training step and its state: two Adam optimisers, optional EMA, checkpoints.
 
 Each step draws z ~ N(0, I), computes z_hat = Gz(x) and x_tilde = Gx(z) once, then
-  1. updates D on (x, z_hat) vs (x_tilde, z) with the generators' outputs detached;
-  2. updates Gz and Gx with the non-saturating swapped loss through the freshly updated D.
+  (1) updates D on (x, z_hat) vs (x_tilde, z) with the generators' outputs detached;
+  (2) updates Gz and Gx with the non-saturating swapped loss through the freshly updated D.
 For kind="gan" the encoder is unused and D sees x alone.
 """
 
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -28,13 +29,25 @@ from training.losses import (
     cycle_loss,
     discriminator_loss,
     generator_loss,
-    prior_moment_loss,
 )
 from training.nets import build_networks
 
 
 def _unwrap(m: nn.Module) -> nn.Module:
     return m.module if isinstance(m, DDP | AveragedModel) else m
+
+
+@dataclass
+class Generated:
+    """One step's batch and the generators' outputs, shared by the D and G updates."""
+
+    x: torch.Tensor  # real x [N, ...]
+    y: torch.Tensor | None  # the label the networks see (conditional models)
+    labels: torch.Tensor | None  # labels of real x for D's class head (aux_class_weight > 0)
+    z: torch.Tensor  # prior draws [N, nlat]
+    z_hat: torch.Tensor | None  # Gz(x) [N, nlat]; None for the GAN baseline
+    x_tilde: torch.Tensor  # Gx(z)
+    x_rec: torch.Tensor | None  # Gx(Gz(x)) when the cycle term is on
 
 
 class Trainer:
@@ -59,9 +72,6 @@ class Trainer:
                 "aux_class_weight needs a conditional ALI model with d_condition='projection' "
                 "or an unconditional one with aux_classes > 0"
             )
-        self.unary = mcfg.d_unary
-        if self.unary and not (self.ali and mcfg.arch != "toy"):
-            raise ValueError("d_unary needs a convolutional ALI model")
         # Conv nets in channels-last: oneDNN's convolutions skip a layout conversion per layer
         # (1.14x per MNIST step on 2 CPU cores, 347 vs ~398 ms; the same fp32 arithmetic).
         layout = torch.contiguous_format if mcfg.arch == "toy" else torch.channels_last
@@ -105,38 +115,6 @@ class Trainer:
     def prior(self, n: int) -> torch.Tensor:
         return torch.randn(n, self.mcfg.nlat, device=self.device)
 
-    def _noisy(self, x: torch.Tensor) -> torch.Tensor:
-        """Instance noise on D's x inputs, annealed linearly to zero over training."""
-        sigma = self.tcfg.instance_noise * max(0.0, 1.0 - self.step / self.total_steps)
-        return x + sigma * torch.randn_like(x) if sigma > 0 else x
-
-    def _d_logits(
-        self,
-        d: nn.Module,
-        x: torch.Tensor,
-        z_hat: torch.Tensor | None,
-        x_tilde: torch.Tensor,
-        z: torch.Tensor,
-        y: torch.Tensor | None,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
-        """D(x, z_hat) [N], D(x_tilde, z) [N] as one batch of 2N; the GAN baseline's D sees x alone.
-
-        Third: the class head's logits [2N, classes] (real rows first) when aux_class_weight > 0.
-        Fourth: the unary logits [2N, 2] (s_x, s_z; real rows first) when the model has them.
-        """
-        zz = torch.cat([z_hat, z]) if z_hat is not None else None
-        yy = torch.cat([y, y]) if y is not None else None
-        xx = self._noisy(torch.cat([x, x_tilde]))
-        flags = {
-            k: True for k, on in (("with_classes", self.aux), ("with_unary", self.unary)) if on
-        }
-        out = d(xx, zz, yy, **flags)
-        # Losses in fp32 under bf16 autocast: the logits are upcast (no-op in fp32).
-        logits, *extras = (t.float() for t in (out if isinstance(out, tuple) else (out,)))
-        classes = extras.pop(0) if self.aux else None
-        unary = extras.pop(0) if self.unary else None
-        return logits[: x.shape[0]], logits[x.shape[0] :], classes, unary
-
     def _autocast(self) -> torch.autocast:
         """bfloat16 autocast when TrainConfig.autocast says so (convolutions in bf16, weights and
         optimiser state in fp32); a no-op context otherwise."""
@@ -144,75 +122,16 @@ class Trainer:
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=on)
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor | None) -> dict[str, float]:
+        """One step: the generators run once, then (1) D is updated, then (2) Gz and Gx."""
         x = x.to(self.device, non_blocking=True)
         # Labels of real x: the class head's targets even when the networks are not given them.
         labels = y.to(self.device) if (y is not None and self.aux) else None
         y = y.to(self.device) if (y is not None and self.mcfg.conditional) else None
-        n = x.shape[0]
         with self._autocast():  # forward passes only; backward runs outside
-            z = self.prior(n)
-            z_hat = self.encoder(x, y) if self.ali else None  # [N, nlat]
-            x_rec = None
-            if z_hat is not None and self.tcfg.cycle_weight > 0:
-                # One decoder call for Gx(z) and the cycle Gx(Gz(x)) (one forward per step under DDP).
-                yy = torch.cat([y, y]) if y is not None else None
-                x_tilde, x_rec = self.decoder(torch.cat([z, z_hat]), yy).split(n)
-            else:
-                x_tilde = self.decoder(z, y)  # [N, C, H, W]
-            stats: dict[str, float] = {}
-
-            # 1. discriminator (and, with AC-GAN, its class head on the real half)
-            d_real, d_fake, classes, unary = self._d_logits(
-                self.disc, x, None if z_hat is None else z_hat.detach(), x_tilde.detach(), z, y
-            )
-            loss_d = discriminator_loss(d_real, d_fake, self.tcfg.real_label)
-            if unary is not None:  # s_x and s_z, each its own real/fake classifier (BigBiGAN)
-                loss_u = torch.stack(
-                    [
-                        discriminator_loss(unary[:n, k], unary[n:, k], self.tcfg.real_label)
-                        for k in (0, 1)
-                    ]
-                ).sum()
-                loss_d = loss_d + loss_u
-                stats["unary_d"] = loss_u.item()
-            if classes is not None:
-                assert labels is not None, "aux_class_weight needs labelled data"
-                loss_cls = F.cross_entropy(classes[:n], labels)
-                loss_d = loss_d + self.tcfg.aux_class_weight * loss_cls
-                stats["cls_real"] = loss_cls.item()
-        self.opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        self.opt_d.step()
-
-        # 2. encoder + decoder, through the updated D (unwrapped: its grads are not needed).
-        d_raw = _unwrap(self.disc)
-        d_raw.requires_grad_(False)
-        with self._autocast():
-            g_real, g_fake, classes, unary = self._d_logits(d_raw, x, z_hat, x_tilde, z, y)
-            loss_g = generator_loss(g_real if self.ali else None, g_fake)
-            if unary is not None:
-                loss_g = loss_g + sum(generator_loss(unary[:n, k], unary[n:, k]) for k in (0, 1))
-            if classes is not None and y is None:  # unconditional: confident, all classes used
-                loss_cls = confident_and_balanced_loss(classes[n:])
-                loss_g = loss_g + self.tcfg.aux_class_weight * loss_cls
-                stats["cls_fake"] = loss_cls.item()
-            elif classes is not None:  # conditional: decoded samples should show their label
-                loss_cls = F.cross_entropy(classes[n:], y)
-                loss_g = loss_g + self.tcfg.aux_class_weight * loss_cls
-                stats["cls_fake"] = loss_cls.item()
-            if z_hat is not None and self.tcfg.prior_match_weight > 0:
-                loss_prior = prior_moment_loss(z_hat)
-                loss_g = loss_g + self.tcfg.prior_match_weight * loss_prior
-                stats["prior"] = loss_prior.item()
-            if x_rec is not None:
-                loss_cycle = cycle_loss(x, x_rec.float())
-                loss_g = loss_g + self.tcfg.cycle_weight * loss_cycle
-                stats["cycle"] = loss_cycle.item()
-        self.opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        self.opt_g.step()
-        d_raw.requires_grad_(True)
-
+            g = self._generate(x, y, labels)
+        stats: dict[str, float] = {}
+        loss_d, d_real, d_fake = self._update_d(g, stats)
+        loss_g = self._update_g(g, stats)
         for name, ema in self.ema.items():
             ema.update_parameters(_unwrap(getattr(self, name)))
         self.sched_d.step()
@@ -225,6 +144,94 @@ class Trainer:
             "d_fake": torch.sigmoid(d_fake).mean().item(),
             **stats,
         }
+
+    def _generate(
+        self, x: torch.Tensor, y: torch.Tensor | None, labels: torch.Tensor | None
+    ) -> Generated:
+        """z ~ N(0, I), z_hat = Gz(x) and x_tilde = Gx(z), once for both updates."""
+        n = x.shape[0]
+        z = self.prior(n)
+        z_hat = self.encoder(x, y) if self.ali else None  # [N, nlat]
+        x_rec = None
+        if z_hat is not None and self.tcfg.cycle_weight > 0:
+            # One decoder call for Gx(z) and the cycle Gx(Gz(x)) (one forward per step under DDP).
+            yy = torch.cat([y, y]) if y is not None else None
+            x_tilde, x_rec = self.decoder(torch.cat([z, z_hat]), yy).split(n)
+        else:
+            x_tilde = self.decoder(z, y)  # [N, C, H, W]
+        return Generated(x, y, labels, z, z_hat, x_tilde, x_rec)
+
+    def _d_logits(
+        self,
+        d: nn.Module,
+        x: torch.Tensor,
+        z_hat: torch.Tensor | None,
+        x_tilde: torch.Tensor,
+        z: torch.Tensor,
+        y: torch.Tensor | None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """D(x, z_hat) [N], D(x_tilde, z) [N] as one batch of 2N; the GAN baseline's D sees x alone.
+
+        Third: the class head's logits [2N, classes] (real rows first) when aux_class_weight > 0.
+        """
+        zz = torch.cat([z_hat, z]) if z_hat is not None else None
+        yy = torch.cat([y, y]) if y is not None else None
+        xx = torch.cat([x, x_tilde])
+        # Losses in fp32 under bf16 autocast: the logits are upcast (no-op in fp32).
+        if self.aux:
+            logits, classes = (t.float() for t in d(xx, zz, yy, with_classes=True))
+        else:
+            logits, classes = d(xx, zz, yy).float(), None
+        return logits[: x.shape[0]], logits[x.shape[0] :], classes
+
+    # ---- (1) Update D: minimise softplus(-D(x, Gz(x))) + softplus(D(Gx(z), z)) -------------
+    def _update_d(
+        self, g: Generated, stats: dict[str, float]
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """D's step on the generators' detached outputs (and, with AC-GAN, its class head on the
+        real half); returns (loss_d, D's real logits, D's fake logits)."""
+        z_hat = None if g.z_hat is None else g.z_hat.detach()
+        with self._autocast():
+            d_real, d_fake, classes = self._d_logits(
+                self.disc, g.x, z_hat, g.x_tilde.detach(), g.z, g.y
+            )
+            loss_d = discriminator_loss(d_real, d_fake)
+            if classes is not None:
+                assert g.labels is not None, "aux_class_weight needs labelled data"
+                loss_cls = F.cross_entropy(classes[: len(g.x)], g.labels)
+                loss_d = loss_d + self.tcfg.aux_class_weight * loss_cls
+                stats["cls_real"] = loss_cls.item()
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
+        return loss_d, d_real, d_fake
+
+    # ---- (2) Update G: Gz and Gx minimise the swapped loss through the updated D -------------
+    def _update_g(self, g: Generated, stats: dict[str, float]) -> torch.Tensor:
+        """The encoder's and decoder's step, through D unwrapped (its grads are not needed), plus
+        the class-head and cycle terms where the config has them; returns loss_g."""
+        d_raw = _unwrap(self.disc)
+        d_raw.requires_grad_(False)
+        with self._autocast():
+            g_real, g_fake, classes = self._d_logits(d_raw, g.x, g.z_hat, g.x_tilde, g.z, g.y)
+            loss_g = generator_loss(g_real if self.ali else None, g_fake)
+            if classes is not None:
+                fake = classes[len(g.x) :]
+                # Unconditional: confident and all classes used; conditional: the label shows.
+                loss_cls = (
+                    confident_and_balanced_loss(fake) if g.y is None else F.cross_entropy(fake, g.y)
+                )
+                loss_g = loss_g + self.tcfg.aux_class_weight * loss_cls
+                stats["cls_fake"] = loss_cls.item()
+            if g.x_rec is not None:
+                loss_cycle = cycle_loss(g.x, g.x_rec.float())
+                loss_g = loss_g + self.tcfg.cycle_weight * loss_cycle
+                stats["cycle"] = loss_cycle.item()
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        d_raw.requires_grad_(True)
+        return loss_g
 
     # ---- inference views ------------------------------------------------------------------
     def inference_nets(self) -> tuple[nn.Module, nn.Module]:

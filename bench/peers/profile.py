@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("workload", choices=["W1", "W2"])
     p.add_argument("concurrency", type=int)
-    p.add_argument("--service-config", default="tokens", choices=sorted(service_configs(1)))
+    p.add_argument("--service-config", default="default", choices=sorted(service_configs(1)))
     p.add_argument("--seconds", type=int, default=8)
     p.add_argument("--model", default="mnist")
     args = p.parse_args(argv)

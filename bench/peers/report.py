@@ -6,7 +6,8 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-SERVICE = "service"
+SERVICE = "service"  # out of the box
+TUNED = "service-tuned"  # the hand-tuned configuration, when the run has it
 
 
 def _rows(res: dict[str, Any], name: str, workload: str, c: int, key: str) -> list[float]:
@@ -27,7 +28,7 @@ def ratios(res: dict[str, Any]) -> list[dict[str, Any]]:
     is taken against that repeat's figure of the same peer. Concurrency-1 rows also carry the
     p50 latencies (the best peer there is the one with the lowest median p50).
     """
-    peers = [n for n in res["runs"] if n != SERVICE]
+    peers = [n for n in res["runs"] if n not in (SERVICE, TUNED)]
     out: list[dict[str, Any]] = []
     if not peers:
         return out
@@ -57,6 +58,30 @@ def ratios(res: dict[str, Any]) -> list[dict[str, Any]]:
                 p50s = _rows(res, SERVICE, wname, 1, "p50_ms")
                 row["p50_c1_service_spread_ms"] = [round(min(p50s), 2), round(max(p50s), 2)]
             out.append(row)
+    return out
+
+
+def default_vs_tuned(res: dict[str, Any]) -> list[dict[str, Any]]:
+    """Out of the box ÷ hand-tuned throughput per row, paired by repeat (same run, same cores)."""
+    if TUNED not in res["runs"]:
+        return []
+    out = []
+    for wname, w in res["workloads"].items():
+        for c in w["concurrency"]:
+            pairs = zip(
+                _rows(res, SERVICE, wname, c, "requests_per_s"),
+                _rows(res, TUNED, wname, c, "requests_per_s"),
+                strict=False,
+            )
+            each = [d / t for d, t in pairs]
+            out.append(
+                {
+                    "workload": wname,
+                    "concurrency": c,
+                    "default_vs_tuned": round(statistics.median(each), 3),
+                    "spread": [round(min(each), 3), round(max(each), 3)],
+                }
+            )
     return out
 
 
@@ -95,9 +120,10 @@ def section(res: dict[str, Any]) -> list[str]:
                 f"{_median(res, name, wname, c, 'p99_ms'):.2f})"
                 for c in w["concurrency"]
             ]
-            lines.append(
-                f"| {'**service**' if name == SERVICE else name} | " + " | ".join(cells) + " |"
+            label = {SERVICE: "**service** (out of the box)", TUNED: "service, tuned"}.get(
+                name, name
             )
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
     lines += [
         "",
         f"**Service ÷ best peer** (throughput; spread = lowest and highest of the {n} repeats)",
@@ -137,6 +163,20 @@ def section(res: dict[str, Any]) -> list[str]:
         lines.append(
             "The service won every row. Profiles and history: [docs/peers.md](docs/peers.md)."
         )
+    tuned = default_vs_tuned(res)
+    if tuned:
+        lines += [
+            "",
+            "**Out of the box ÷ tuned** (throughput, paired by repeat; spread = lowest and highest)",
+            "",
+            "| workload | concurrency | out of the box ÷ tuned | spread |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {t['workload']} | {t['concurrency']} | {t['default_vs_tuned']:.2f} | "
+            f"{t['spread'][0]:.2f}–{t['spread'][1]:.2f} |"
+            for t in tuned
+        ]
     if res["peers_failed"]:
         lines += ["", "Peers that could not run here, with their errors:", ""]
         lines += [f"- **{k}**: `{v}`" for k, v in res["peers_failed"].items()]

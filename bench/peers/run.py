@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-from bench import http_load
+from bench import baseline, http_load
 from bench.peers import envs, processes, report
 from bench.peers.specs import MAX_BATCH, MAX_WAIT_MS, Peer, peers, service_configs
 from bench.peers.workloads import Workload, decode_answer, request, workloads
@@ -37,7 +37,9 @@ from service.testing.server import ROOT, free_port, service_env
 
 SERVERS_DIR = Path(__file__).resolve().parent / "servers"
 PEERS_JSON = ROOT / "bench" / "peers.json"
-SERVICE = "service"
+SERVICE = report.SERVICE  # the service out of the box: what the ratios compare with the peers
+TUNED = report.TUNED  # the hand-tuned configuration, run beside it to show the default is as good
+VARIANTS = {SERVICE: "default", TUNED: "tuned"}
 
 
 def expected(model_dir: Path, w: Workload) -> np.ndarray:
@@ -60,19 +62,22 @@ def service_config(name: str, cores: int) -> dict[str, object]:
     }
 
 
-def start_service(model_dir: Path, settings: dict[str, object], log: Path) -> processes.Running:
+def start_service(
+    model_dir: Path, settings: dict[str, object], log: Path, name: str = SERVICE, code: Path = ROOT
+) -> processes.Running:
     """The service with `settings` (ALI_* names, lower case) and the shared batching limits."""
     port = free_port()
     env = service_env(
         model_dir.parent,
         port,
+        code=code,
         default_model=model_dir.name,
         max_batch_size=MAX_BATCH,
         max_wait_ms=MAX_WAIT_MS,
         **settings,
     )
     return processes.launch(
-        SERVICE, [sys.executable, "-m", "service.main"], env, ROOT, f"http://127.0.0.1:{port}", log
+        name, [sys.executable, "-m", "service.main"], env, code, f"http://127.0.0.1:{port}", log
     )
 
 
@@ -168,7 +173,7 @@ def measure(
 
 
 def run_all(args: argparse.Namespace) -> dict[str, Any]:
-    cores = os.cpu_count() or 1
+    cores = len(os.sched_getaffinity(0))
     model_dir = (Path(args.models) / args.model).resolve()
     ws = workloads(smoke=args.smoke)
     chosen = [p for p in peers(cores) if p.name in args.peers]
@@ -188,14 +193,15 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
             for w in ws
         },
         "servers": {
-            SERVICE: {
+            name: {
                 "version": "this repo",
                 "protocol": "service",
-                "config": service_config(args.service_config, cores),
+                "config": service_config(VARIANTS[name], cores),
             }
+            for name in args.services
         },
         "peers_failed": {},
-        "runs": {SERVICE: []},
+        "runs": {name: [] for name in args.services},
     }
     for peer in chosen:
         try:
@@ -217,9 +223,10 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
                 continue
             log = scripts / f"{name}-{rep}.log"
             print(f"[repeat {rep + 1}/{args.repeats}] {name}", file=sys.stderr)
-            if name == SERVICE:
-                settings = service_configs(cores)[args.service_config]["settings"]
-                run = start_service(model_dir, settings, log)  # type: ignore[arg-type]
+            if name in VARIANTS:
+                settings = service_configs(cores)[VARIANTS[name]]["settings"]
+                code = baseline.worktree() if name == TUNED else ROOT
+                run = start_service(model_dir, settings, log, name, code)  # type: ignore[arg-type]
                 protocol, timeout = SERVICE, 60.0
             else:
                 peer = next(p for p in chosen if p.name == name)
@@ -232,14 +239,14 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
                     measure(run, protocol, args.model, ws, args.seconds, args.warmup, scripts)
                 )
             except Exception as e:  # noqa: BLE001 - any failure of a peer is a finding
-                if name == SERVICE:
+                if name in VARIANTS:
                     raise
                 res["peers_failed"][name] = f"{type(e).__name__}: {e}"
                 del res["runs"][name]
             finally:
                 processes.stop(run)
     res["wall_seconds"] = round(time.monotonic() - started, 1)
-    res["peers_run"] = [n for n in res["runs"] if n != SERVICE]
+    res["peers_run"] = [n for n in res["runs"] if n not in VARIANTS]
     res["ratios"] = report.ratios(res)
     return res
 
@@ -248,7 +255,11 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--smoke", action="store_true", help="mosec only, one concurrency, 1 s runs")
     p.add_argument("--peers", default=",".join(x.name for x in peers(2)))
-    p.add_argument("--service-config", default="tokens", choices=sorted(service_configs(1)))
+    p.add_argument(
+        "--no-tuned",
+        action="store_true",
+        help="skip the hand-tuned service configuration (run beside the default)",
+    )
     p.add_argument("--models", default=str(ROOT / "models"))
     p.add_argument("--model", default="mnist")
     p.add_argument("--seconds", type=int, default=5, help="timed wrk run per row (whole s)")
@@ -256,6 +267,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--repeats", type=int, default=2)
     args = p.parse_args(argv)
     args.peers = args.peers.split(",")
+    args.services = [SERVICE] if args.no_tuned or args.smoke else [SERVICE, TUNED]
     if args.smoke:
         args.peers, args.seconds, args.warmup, args.repeats = ["mosec"], 1, 1, 1
     res = run_all(args)

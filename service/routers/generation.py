@@ -10,19 +10,20 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BeforeValidator, ValidationError
 
-from service import samplers
+from runtime import samplers
+from runtime.samplers import Sampler
 from service.deps import PNG_RESPONSE, AppSettings, Format, Served, image_response
 from service.errors import InvalidInput, format_validation_errors
+from service.imaging import finite_float32
 from service.inputs import (
-    check_label_range,
     decode_all,
     json_only,
+    labels_array,
     latents_array,
     parse_labels,
     read_image_request,
 )
 from service.routers.inference import ERRORS
-from service.samplers import Sampler
 from service.schemas import (
     InterpolateForm,
     InterpolateIn,
@@ -89,7 +90,7 @@ async def sample(
     if label is not None:
         if not m.conditional:
             raise InvalidInput(f"model {m.name} is unconditional: label is not accepted")
-        check_label_range(np.array([label]), m)
+        labels_array([label], m)
     out = await samplers.sample(
         served,
         sampler,
@@ -111,7 +112,7 @@ async def sample(
 
 def slerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
     """Spherical interpolation [steps, d]; falls back to lerp for (anti)parallel ends."""
-    na, nb = np.linalg.norm(a), np.linalg.norm(b)
+    na, nb = np.linalg.norm(a), np.linalg.norm(b)  # inf for huge ends: then cos is NaN -> 422
     cos = float(np.clip(np.dot(a, b) / max(na * nb, 1e-12), -1.0, 1.0))
     omega = math.acos(cos)
     if omega < 1e-4 or math.pi - omega < 1e-4:
@@ -152,10 +153,15 @@ async def interpolate(
     if latents is not None:
         ends = latents_array(latents, m, settings)
     else:
-        ends, _ = await served.encode(decode_all(body.images, m, settings), y2)
-    t = np.linspace(0.0, 1.0, opts.steps, dtype=np.float32)[:, None]
-    path = slerp(ends[0], ends[1], t) if opts.method == "slerp" else (1 - t) * ends[0] + t * ends[1]
-    path = path.astype(np.float32)
+        x = await decode_all(body.images, m, settings, request.app.state.cpu_pool)
+        ends, _ = await served.encode(x, y2)
+    # float64, so ends near the float32 limit do not overflow in the norms or the sum; a path
+    # that still leaves float32 is a 422.
+    a, b = ends.astype(np.float64)
+    t = np.linspace(0.0, 1.0, opts.steps)[:, None]
+    with np.errstate(over="ignore", invalid="ignore"):
+        path64 = slerp(a, b, t) if opts.method == "slerp" else (1 - t) * a + t * b
+    path = finite_float32(path64, "the interpolation path")
     y = None if y2 is None else np.full(opts.steps, y2[0], dtype=np.int64)
     images = await served.decode(path, y)
     return image_response(served, images, path, y, format, cols=opts.steps)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from service.deps import Registry
-from service.errors import ModelNotFound
+from service.errors import ModelNotFound, quote
 from service.registry import ModelRegistry
 from service.schemas import ErrorOut, ModelOut, ModelsOut
 
@@ -40,5 +40,5 @@ async def list_models(registry: Registry) -> ModelsOut:
 @router.get("/models/{name}", response_model=ModelOut, responses={404: {"model": ErrorOut}})
 async def get_model_info(name: str, registry: Registry) -> ModelOut:
     if name not in registry.models and name not in registry.failures:
-        raise ModelNotFound(f"unknown model {name!r}; see GET /models")
+        raise ModelNotFound(f"unknown model {quote(name)}; see GET /models")
     return _describe(registry, name)

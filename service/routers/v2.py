@@ -7,13 +7,13 @@ Each route that names a model exists twice, as Triton serves it: `/v2/models/{na
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse, Response
 
 from service.deps import AppSettings, Registry
-from service.settings import Settings
 from service.v2 import catalog
 from service.v2.catalog import V2Model
 from service.v2.infer import infer
@@ -52,16 +52,32 @@ def _inline(schema: Any, defs: dict[str, Any] | None = None) -> Any:
     return schema
 
 
-async def _latest(registry: Registry, name: str) -> V2Model:
-    return catalog.resolve(registry, name)
+async def _model(registry: Registry, request: Request, name: str) -> V2Model:
+    # {version} is in the path of the versioned twin only (see `model_route`).
+    return catalog.resolve(registry, name, request.path_params.get("version"))
 
 
-async def _versioned(registry: Registry, name: str, version: str) -> V2Model:
-    return catalog.resolve(registry, name, version)
+Model = Annotated[V2Model, Depends(_model)]
+F = TypeVar("F", bound=Callable[..., Any])
+VERSION_PARAM = {"name": "version", "in": "path", "required": True, "schema": {"type": "string"}}
 
 
-Latest = Annotated[V2Model, Depends(_latest)]
-Versioned = Annotated[V2Model, Depends(_versioned)]
+def model_route(method: str, tail: str = "", **kw: Any) -> Callable[[F], F]:
+    """Register one handler on `/models/{name}<tail>` and its versioned twin
+    `/models/{name}/versions/{version}<tail>`, as Triton serves both."""
+
+    def register(handler: F) -> F:
+        add = getattr(router, method)
+        add(f"/models/{{name}}{tail}", **kw)(handler)
+        extra = {**kw.get("openapi_extra", {}), "parameters": [VERSION_PARAM]}
+        add(f"/models/{{name}}/versions/{{version}}{tail}", **{**kw, "openapi_extra": extra})(
+            handler
+        )
+        return handler
+
+    return register
+
+
 HeaderLength = Annotated[
     int | None,
     Header(ge=0, description="binary extension: bytes of JSON before the raw input tensors"),
@@ -91,28 +107,14 @@ async def server_ready(registry: Registry) -> JSONResponse:
 
 
 # ---- models: metadata, readiness, Triton config ----------------------------------------------
-def _ready(model: V2Model) -> ModelReady:
+@model_route("get", response_model=ModelMetadata, responses=ERRORS)
+async def model_metadata(model: Model) -> ModelMetadata:
+    return catalog.metadata(model)
+
+
+@model_route("get", "/ready", response_model=ModelReady, responses=ERRORS)
+async def model_ready(model: Model) -> ModelReady:
     return ModelReady(name=model.name, ready=True)  # resolved: loaded (a failed one is a 503)
-
-
-@router.get("/models/{name}", response_model=ModelMetadata, responses=ERRORS)
-async def model_metadata(model: Latest) -> ModelMetadata:
-    return catalog.metadata(model)
-
-
-@router.get("/models/{name}/versions/{version}", response_model=ModelMetadata, responses=ERRORS)
-async def model_version_metadata(model: Versioned) -> ModelMetadata:
-    return catalog.metadata(model)
-
-
-@router.get("/models/{name}/ready", response_model=ModelReady, responses=ERRORS)
-async def model_ready(model: Latest) -> ModelReady:
-    return _ready(model)
-
-
-@router.get("/models/{name}/versions/{version}/ready", response_model=ModelReady, responses=ERRORS)
-async def model_version_ready(model: Versioned) -> ModelReady:
-    return _ready(model)
 
 
 CONFIG = {
@@ -123,13 +125,8 @@ CONFIG = {
 }
 
 
-@router.get("/models/{name}/config", **CONFIG)  # type: ignore[arg-type]
-async def model_config(model: Latest, settings: AppSettings) -> ModelConfig:
-    return catalog.config(model, settings)
-
-
-@router.get("/models/{name}/versions/{version}/config", **CONFIG)  # type: ignore[arg-type]
-async def model_version_config(model: Versioned, settings: AppSettings) -> ModelConfig:
+@model_route("get", "/config", **CONFIG)
+async def model_config(model: Model, settings: AppSettings) -> ModelConfig:
     return catalog.config(model, settings)
 
 
@@ -165,34 +162,21 @@ INFER: dict[str, Any] = {
 }
 
 
-async def _infer(
-    model: V2Model, request: Request, settings: Settings, header_length: int | None
+@model_route("post", "/infer", **INFER)
+async def model_infer(
+    model: Model,
+    request: Request,
+    settings: AppSettings,
+    inference_header_content_length: HeaderLength = None,
 ) -> Response:
+    """The FastAPI route; the unversioned path is answered in front of FastAPI
+    (service/v2/fast_path.py) and reaches this only for what that path does not take."""
     answer = await infer(
         model,
         await request.body(),
         request.headers.get("content-encoding"),
-        header_length,
+        inference_header_content_length,
         settings,
+        request.app.state.cpu_pool,
     )
     return Response(answer.body, media_type=answer.media_type, headers=answer.headers)
-
-
-@router.post("/models/{name}/infer", **INFER)
-async def model_infer(
-    model: Latest,
-    request: Request,
-    settings: AppSettings,
-    inference_header_content_length: HeaderLength = None,
-) -> Response:
-    return await _infer(model, request, settings, inference_header_content_length)
-
-
-@router.post("/models/{name}/versions/{version}/infer", **INFER)
-async def model_version_infer(
-    model: Versioned,
-    request: Request,
-    settings: AppSettings,
-    inference_header_content_length: HeaderLength = None,
-) -> Response:
-    return await _infer(model, request, settings, inference_header_content_length)

@@ -36,33 +36,39 @@ def wait_http(url: str, timeout: float = 60, proc: subprocess.Popen[bytes] | Non
     raise TimeoutError(url)
 
 
-def service_env(model_dir: Path, port: int, **settings: object) -> dict[str, str]:
-    """The environment for `python -m service.main` on 127.0.0.1:port (settings as ALI_*)."""
+def service_env(
+    model_dir: Path, port: int, *, code: Path = ROOT, **settings: object
+) -> dict[str, str]:
+    """The environment for `python -m service.main` on 127.0.0.1:port (settings as ALI_*),
+    importing the service from the checkout `code` (another commit's worktree, for benches)."""
     env = {
         **os.environ,
         "ALI_MODEL_DIR": str(model_dir),
         "ALI_PORT": str(port),
         "ALI_HOST": "127.0.0.1",
-        "ALI_INTRA_OP_THREADS": "1",
         "ALI_LOG_LEVEL": "warning",
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": str(code),
     }
     env.update({f"ALI_{k.upper()}": str(v) for k, v in settings.items()})
     return env
 
 
-def start_service(model_dir: Path, **settings: object) -> tuple[subprocess.Popen[bytes], str]:
-    """`python -m service.main` on a free port; returns (process, base URL) once ready."""
+def start_service(
+    model_dir: Path, *, log_path: Path | None = None, code: Path = ROOT, **settings: object
+) -> tuple[subprocess.Popen[bytes], str]:
+    """`python -m service.main` on a free port; returns (process, base URL) once ready. Its
+    output goes to `log_path` (default: a temporary file)."""
     port = free_port()
-    env = service_env(model_dir, port, **settings)
+    env = service_env(model_dir, port, code=code, **settings)
     # Logs go to a file: a pipe nobody reads could fill up and block the server.
-    with tempfile.NamedTemporaryFile(
-        "w", prefix="ali-service-", suffix=".log", delete=False
-    ) as log:
+    if log_path is None:
+        with tempfile.NamedTemporaryFile(prefix="ali-service-", suffix=".log", delete=False) as f:
+            log_path = Path(f.name)
+    with open(log_path, "w") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "service.main"],
             env=env,
-            cwd=ROOT,
+            cwd=code,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -87,7 +93,7 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 @contextmanager
 def running_service(model_dir: Path, **settings: object) -> Iterator[str]:
     """`start_service` as a context manager: yields the base URL, stops the process after."""
-    proc, url = start_service(model_dir, **settings)
+    proc, url = start_service(model_dir, **settings)  # type: ignore[arg-type]
     try:
         yield url
     finally:

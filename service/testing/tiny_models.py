@@ -14,7 +14,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from service.manifest import (
+from runtime.manifest import (
     MANIFEST_VERSION,
     ImageSpec,
     LatentSpec,

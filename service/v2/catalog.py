@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from service.errors import ModelNotFound
+from runtime.manifest import NETWORKS
+from runtime.model import CUDA
+from service.errors import ModelNotFound, quote
 from service.inputs import check_label_range
-from service.manifest import NETWORKS
 from service.registry import ModelRegistry, ServedModel
-from service.runtime import CUDA
 from service.settings import Settings
 from service.v2.schemas import (
     ConfigTensor,
@@ -87,12 +87,12 @@ def resolve(registry: ModelRegistry, name: str, version: str | None = None) -> V
         model not in registry.models and model not in registry.failures
     ):
         known = ", ".join(names(registry)) or "none"
-        raise ModelNotFound(f"unknown model {name!r}; v2 models (<model>.<network>): {known}")
+        raise ModelNotFound(f"unknown model {quote(name)}; v2 models (<model>.<network>): {known}")
     served = registry.get(model)  # NotReady (503) if it failed to load
     if version is not None and version != served.manifest.version:
         raise ModelNotFound(
-            f"model {name!r} has no version {version!r}; it serves version "
-            f"{served.manifest.version!r}"
+            f"model {quote(name)} has no version {quote(version)}; it serves version "
+            f"{quote(served.manifest.version)}"
         )
     return V2Model(name, served, network)
 
@@ -123,8 +123,9 @@ def config(model: V2Model, settings: Settings) -> ModelConfig:
     max_batch_size is the rows a request may carry (ALI_MAX_IMAGES): Triton's meaning for a client.
     The batcher merges requests into calls of up to ALI_MAX_BATCH_SIZE rows (the preferred size),
     waiting up to ALI_MAX_WAIT_MS (no dynamic_batching with ALI_BATCHING=false); instance_group
-    counts the model calls run at once (ALI_INFERENCE_THREADS)."""
-    gpu = model.served.model.networks[model.network].provider == CUDA
+    counts the model calls a worker runs at once (one per core token on the CPU, one on CUDA)."""
+    net = model.served.model.networks[model.network]
+    gpu = net.provider == CUDA
     return ModelConfig(
         name=model.name,
         platform=PLATFORM,
@@ -139,6 +140,8 @@ def config(model: V2Model, settings: Settings) -> ModelConfig:
         if settings.batching
         else None,
         instance_group=[
-            InstanceGroup(count=settings.inference_threads, kind="KIND_GPU" if gpu else "KIND_CPU")
+            InstanceGroup(
+                count=net.tokens.total if net.tokens else 1, kind="KIND_GPU" if gpu else "KIND_CPU"
+            )
         ],
     )

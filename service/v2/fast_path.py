@@ -14,10 +14,10 @@ import logging
 import re
 from dataclasses import dataclass
 
-from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service.errors import ServiceError, error_response
+from service.errors import render_error
 from service.v2 import catalog
 from service.v2.infer import header_length, infer
 
@@ -55,22 +55,10 @@ class V2InferFastPath:
                 headers.get("content-encoding"),
                 header_length(headers.get("inference-header-content-length")),
                 app.state.settings,
+                app.state.cpu_pool,
             )
-        except ClientGone:
-            return  # nobody to answer
-        except ServiceError as e:
-            response = error_response(scope["path"], e.status, e.code, e.message, e.headers)
-            await response(scope, receive, send)
-            return
-        except HTTPException as e:  # BodyTooLarge from the body-limit middleware's receive
-            code = "payload_too_large" if e.status_code == 413 else "bad_request"
-            response = error_response(scope["path"], e.status_code, code, str(e.detail))
-            await response(scope, receive, send)
-            return
-        except Exception:
-            log.exception("POST %s failed", scope["path"])
-            response = error_response(scope["path"], 500, "internal_error", "internal error")
-            await response(scope, receive, send)
+        except Exception as e:  # ClientDisconnect (499), ServiceError, the body limit's 413, bugs  # ServiceError, BodyTooLarge from the body limit's receive, bugs
+            await render_error(scope["path"], e)(scope, receive, send)
             return
         head = [
             (b"content-type", answer.media_type.encode()),
@@ -86,11 +74,7 @@ async def _read_body(receive: Receive) -> bytes:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            raise ClientGone
+            raise ClientDisconnect
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             return b"".join(chunks)
-
-
-class ClientGone(Exception):
-    """The client disconnected before its body arrived."""

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from service.errors import BadRequest, PayloadTooLarge
+from service.errors import BadRequest, PayloadTooLarge, quote
 from service.v2.schemas import InferRequest, RequestInput, ResponseOutput
 
 DTYPES: dict[str, np.dtype[Any]] = {
@@ -62,7 +62,7 @@ def inflate(body: bytes, encoding: str | None, limit: int) -> bytes:
     if not encoding or encoding == "identity":
         return body
     if encoding not in _WBITS:
-        raise BadRequest(f"Content-Encoding {encoding!r} is not supported (gzip, deflate)")
+        raise BadRequest(f"Content-Encoding {quote(encoding)} is not supported (gzip, deflate)")
     d = zlib.decompressobj(_WBITS[encoding])
     try:
         out = d.decompress(body, limit + 1)
@@ -97,23 +97,23 @@ def decode_inputs(
     for tensor in request.inputs:
         spec = by_name.get(tensor.name)
         if spec is None:
-            raise BadRequest(f"unknown input {tensor.name!r}; the model takes {_names(specs)}")
+            raise BadRequest(f"unknown input {quote(tensor.name)}; the model takes {_names(specs)}")
         if tensor.name in feeds:
-            raise BadRequest(f"input {tensor.name!r} is given twice")
+            raise BadRequest(f"input {quote(tensor.name)} is given twice")
         _check_header(tensor, spec, max_rows)
         params = tensor.parameters
         size = params.binary_data_size if params else None
         if size is not None:
             if tensor.data is not None:
-                raise BadRequest(f"input {tensor.name!r} has both data and binary_data_size")
+                raise BadRequest(f"input {quote(tensor.name)} has both data and binary_data_size")
             arr = _from_binary(tensor, binary[offset : offset + size], size)
             offset += size
         elif tensor.data is not None:
             arr = _from_json(tensor)
         else:
-            raise BadRequest(f"input {tensor.name!r} has no data (nor binary_data_size)")
+            raise BadRequest(f"input {quote(tensor.name)} has no data (nor binary_data_size)")
         if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-            raise BadRequest(f"input {tensor.name!r} has NaN or infinite values")
+            raise BadRequest(f"input {quote(tensor.name)} has NaN or infinite values")
         feeds[tensor.name] = arr
     if offset != len(binary):
         raise BadRequest(
@@ -136,14 +136,14 @@ def _names(specs: list[TensorSpec]) -> str:
 def _check_header(tensor: RequestInput, spec: TensorSpec, max_rows: int) -> None:
     name, shape = tensor.name, tensor.shape
     if tensor.datatype != spec.datatype:
-        raise BadRequest(f"input {name!r} is {spec.datatype}; got datatype {tensor.datatype}")
+        raise BadRequest(f"input {quote(name)} is {spec.datatype}; got datatype {tensor.datatype}")
     fits = len(shape) == len(spec.shape) and all(
         want in (-1, got) for got, want in zip(shape, spec.shape, strict=True)
     )
     if not fits:
-        raise BadRequest(f"input {name!r} has shape {list(spec.shape)}; got {shape}")
+        raise BadRequest(f"input {quote(name)} has shape {list(spec.shape)}; got {shape}")
     if shape[0] < 1:
-        raise BadRequest(f"input {name!r} has no rows (shape {shape})")
+        raise BadRequest(f"input {quote(name)} has no rows (shape {shape})")
     if shape[0] > max_rows:
         raise PayloadTooLarge(f"{shape[0]} rows; the limit is {max_rows} per request")
     extra = (tensor.parameters.model_extra if tensor.parameters else None) or {}
@@ -156,12 +156,12 @@ def _from_binary(tensor: RequestInput, raw: memoryview, size: int) -> np.ndarray
     need = math.prod(tensor.shape) * dtype.itemsize
     if size != need:
         raise BadRequest(
-            f"input {tensor.name!r}: binary_data_size is {size} bytes; shape {tensor.shape} of "
+            f"input {quote(tensor.name)}: binary_data_size is {size} bytes; shape {tensor.shape} of "
             f"{tensor.datatype} is {need} bytes"
         )
     if len(raw) < size:
         raise BadRequest(
-            f"the body is truncated: input {tensor.name!r} needs {size} bytes, {len(raw)} remain"
+            f"the body is truncated: input {quote(tensor.name)} needs {size} bytes, {len(raw)} remain"
         )
     # astype: a native-order, writable copy (the body buffer is read-only)
     return np.frombuffer(raw, dtype=dtype).astype(dtype.newbyteorder("=")).reshape(tensor.shape)
@@ -172,22 +172,24 @@ def _from_json(tensor: RequestInput) -> np.ndarray:
     try:
         values = np.asarray(tensor.data)
     except (ValueError, TypeError, OverflowError):  # ragged nesting, mixed huge ints
-        raise BadRequest(f"input {name!r}: data is not a regular (flat or nested) list") from None
+        raise BadRequest(
+            f"input {quote(name)}: data is not a regular (flat or nested) list"
+        ) from None
     if values.dtype.kind not in "biuf":
-        raise BadRequest(f"input {name!r}: data must be numbers (or booleans for BOOL)")
+        raise BadRequest(f"input {quote(name)}: data must be numbers (or booleans for BOOL)")
     if values.size != count:
         raise BadRequest(
-            f"input {name!r}: {values.size} values for shape {tensor.shape} ({count} elements)"
+            f"input {quote(name)}: {values.size} values for shape {tensor.shape} ({count} elements)"
         )
     dtype = DTYPES[tensor.datatype].newbyteorder("=")
     accepted = {"b": "b", "i": "iu", "u": "iu", "f": "iuf"}[dtype.kind]
     if values.dtype.kind not in accepted:
         kind = {"b": "booleans", "i": "integers", "u": "integers", "f": "numbers"}[dtype.kind]
-        raise BadRequest(f"input {name!r} is {tensor.datatype}: data must be {kind}")
+        raise BadRequest(f"input {quote(name)} is {tensor.datatype}: data must be {kind}")
     if dtype.kind in "iu":
         info = np.iinfo(dtype)
         if values.min() < info.min or values.max() > info.max:
-            raise BadRequest(f"input {name!r}: values out of range for {tensor.datatype}")
+            raise BadRequest(f"input {quote(name)}: values out of range for {tensor.datatype}")
     with np.errstate(over="ignore", invalid="ignore"):  # overflow to inf is caught by the caller
         return values.astype(dtype).reshape(tensor.shape)
 
@@ -201,7 +203,7 @@ def output_choice(request: InferRequest, names: list[str]) -> list[tuple[str, bo
     chosen: list[tuple[str, bool]] = []
     for out in request.outputs:
         if out.name not in names:
-            raise BadRequest(f"unknown output {out.name!r}; the model has {names}")
+            raise BadRequest(f"unknown output {quote(out.name)}; the model has {names}")
         params = out.parameters
         if params is not None and params.model_extra and "classification" in params.model_extra:
             raise BadRequest("the classification extension is not supported")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from bench.run import RESULTS, load_results, markdown
 from bench.samplers import run
-from service.samplers import SAMPLERS
+from runtime.samplers import SAMPLERS
 from service.testing.tiny_models import make_tiny_model
 
 

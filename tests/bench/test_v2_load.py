@@ -10,7 +10,7 @@ import numpy as np
 from fastapi.testclient import TestClient
 
 from bench.http_load import lua_string, post_script
-from bench.run import v2_decode_request
+from bench.sections.common import v2_decode_request
 from service.app import create_app
 from service.testing.tiny_models import make_tiny_model
 from tests.service.conftest import make_settings

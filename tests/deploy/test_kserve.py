@@ -55,7 +55,7 @@ def test_container_port_and_probes_match_the_image_and_the_app(tmp_path: Path) -
     assert probes["livenessProbe"]["path"] == "/v2/health/live"
     assert probes["readinessProbe"]["path"] == "/v2/health/ready"
     make_tiny_model(tmp_path, "tiny")
-    app = create_app(Settings(model_dir=tmp_path, intra_op_threads=1))
+    app = create_app(Settings(model_dir=tmp_path))
     routes = app.openapi()["paths"]  # every route the app serves, from its own schema
     with TestClient(app) as client:
         for probe in probes.values():

@@ -26,7 +26,6 @@ def make_settings(model_dir: Path, **kw: object) -> Settings:
     base: dict[str, object] = {
         "model_dir": model_dir,
         "default_model": "tiny",
-        "intra_op_threads": 1,
         "max_wait_ms": 5.0,
     }
     base.update(kw)

@@ -8,7 +8,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_serving_path_never_imports_torch() -> None:
     code = (
         "import sys\n"
-        "import service.main, service.app, service.runtime, service.registry\n"
+        "import service.main, service.app, runtime.model, service.registry\n"
         "app = service.app.create_app()\n"
         "bad = sorted(m for m in sys.modules if m == 'torch' or m.startswith(('torch.', 'training')))\n"
         "print(bad)\n"

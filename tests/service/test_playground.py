@@ -37,6 +37,7 @@ if find_chromium() is None:
         allow_module_level=True,
     )
 
+from selenium.common.exceptions import TimeoutException  # noqa: E402
 from selenium.webdriver import Chrome  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import Select  # noqa: E402
@@ -316,3 +317,83 @@ def test_docs_render_offline(driver: Chrome, base_url: str, shots: Path, path: s
     assert f"{base_url}/openapi.json" in urls
     assert off_host(urls, base_url) == []  # no request left the machine
     assert console_errors(driver) == []
+
+
+# Every Content-Security-Policy violation in a page, from its first script on (the listener is
+# installed before the page's own scripts run).
+CSP_LISTENER = """
+window.cspViolations = [];
+document.addEventListener('securitypolicyviolation',
+  (e) => window.cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
+"""
+
+
+@pytest.fixture()
+def csp_watch(driver: Chrome) -> Iterator[Chrome]:
+    """The browser with CSP_LISTENER in each page it loads, for one test."""
+    added = driver.execute_cdp_cmd(
+        "Page.addScriptToEvaluateOnNewDocument", {"source": CSP_LISTENER}
+    )
+    try:
+        yield driver
+    finally:
+        driver.execute_cdp_cmd(
+            "Page.removeScriptToEvaluateOnNewDocument", {"identifier": added["identifier"]}
+        )
+
+
+def use_page(d: Chrome, path: str) -> None:
+    """What each page does that needs a source in its policy, and checks that it rendered."""
+    if path == "/":  # the sample grid is a blob: image, the interpolation strip data: images
+        assert wait_panel(d, "sample-panel") == "done"
+        assert Select(d.find_element(By.ID, "model")).options and d.find_element(By.ID, "pad")
+        assert image_loaded(d, d.find_element(By.ID, "sample-grid"))
+        d.find_element(By.CSS_SELECTOR, "#interp-form button[type=submit]").click()
+        assert wait_panel(d, "interp-panel") == "done"
+        assert all(image_loaded(d, i) for i in d.find_elements(By.CSS_SELECTOR, "#strip img"))
+    elif path == "/docs":  # started by swagger-init.js; "Try it out" shows a PNG as a blob:
+        wait(d, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".swagger-ui .opblock")) >= 8, 30)
+        d.find_element(By.CSS_SELECTOR, ".opblock-summary-path[data-path='/sample']").click()
+        wait(d, lambda d: d.find_elements(By.CSS_SELECTOR, ".try-out__btn"), 5, "Try it out")
+        d.find_element(By.CSS_SELECTOR, ".try-out__btn").click()
+        d.find_element(By.CSS_SELECTOR, ".btn.execute").click()
+        answer = ".live-responses-table img"
+        img = wait(d, lambda d: d.find_elements(By.CSS_SELECTOR, answer), 20, "an answer")[0]
+        wait(d, lambda d: image_loaded(d, img), 10, "the answer's image")
+    else:  # styled-components' <style> elements, the search worker from a blob:, data: SVGs
+        wait(d, lambda d: d.find_elements(By.CSS_SELECTOR, "[data-section-id]"), 30, "sections")
+        assert d.title == "ALI service - ReDoc"
+        assert d.find_element(By.CSS_SELECTOR, "h1").text.startswith("ALI service")
+        d.find_element(By.CSS_SELECTOR, "input[placeholder='Search...']").send_keys("sample")
+        results = "[data-role='search:results'] li"
+        wait(d, lambda d: d.find_elements(By.CSS_SELECTOR, results), 10, "search results")
+
+
+@pytest.mark.parametrize("path", ["/", "/docs", "/redoc"])
+def test_pages_pass_their_content_security_policy(
+    csp_watch: Chrome, base_url: str, shots: Path, path: str
+) -> None:
+    """Each page renders and does what needs a source in its policy (service/security_headers.py,
+    service/routers/docs.py) with no violation, in the console or to a listener."""
+    d = csp_watch
+    console_errors(d)
+    d.get(f"{base_url}{path}")
+    try:
+        use_page(d, path)
+    except (AssertionError, TimeoutException) as e:
+        violations = d.execute_script("return window.cspViolations")
+        pytest.fail(f"{path} did not work ({e!r}); CSP violations: {violations}", pytrace=False)
+    finally:
+        d.save_screenshot(str(shots / f"csp-{path.strip('/') or 'playground'}.png"))
+    assert d.execute_script("return window.cspViolations") == []
+    assert [m for m in console_errors(d) if "Content Security Policy" in m] == []
+
+    # The policy is in force and both checks see a violation: an injected inline script is refused.
+    d.execute_script(
+        "const s = document.createElement('script'); s.textContent = 'window.ran = 1';"
+        "document.body.append(s);"
+    )
+    wait(d, lambda d: d.execute_script("return window.cspViolations.length"), 5, "a violation")
+    assert d.execute_script("return window.ran") is None
+    assert d.execute_script("return window.cspViolations")[0].startswith("script-src")
+    assert any("Content Security Policy" in m for m in console_errors(d))

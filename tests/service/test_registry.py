@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from runtime.manifest import ManifestError, load_manifest
 from service.app import create_app
-from service.manifest import ManifestError, load_manifest
 from service.testing.tiny_models import make_tiny_model
 from tests.service.conftest import make_settings
 

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from service.grid import to_uint8
-from service.runtime import load_model
+from runtime.grid import to_uint8
+from runtime.model import load_model
 from service.testing.server import running_service
 from tests.service.conftest import noise_png
 

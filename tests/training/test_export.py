@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from service.manifest import ManifestError, load_manifest
-from service.runtime import load_model
+from runtime.manifest import ManifestError, load_manifest
+from runtime.model import load_model
 from training.checkpoint import save_checkpoint
 from training.config import ModelConfig, TrainConfig
 from training.export import PARITY_TOL, ExportError, check_parity, export_checkpoint

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from service.manifest import load_manifest
+from runtime.manifest import load_manifest
 from tests.conftest import write_tiny_mnist
 from tests.training.test_export import tiny_checkpoint
 from training.classifier import photometric

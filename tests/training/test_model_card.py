@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from service.manifest import load_manifest
+from runtime.manifest import load_manifest
 from service.testing.tiny_models import make_tiny_model
 from training.model_card import write_model_card
 

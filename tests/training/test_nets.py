@@ -101,27 +101,6 @@ def test_concat_discriminator_has_no_class_head() -> None:
         disc(torch.rand(2, 1, 28, 28), torch.randn(2, 8), torch.tensor([0, 1]), with_classes=True)
 
 
-def test_unary_heads_score_x_alone_and_z_alone() -> None:
-    """BigBiGAN's s_x sees only D(x)'s features and s_z only D(z)'s; forward() stays the logit."""
-    mcfg = ModelConfig(arch="mnist28", channels=1, image_size=28, nlat=8, width=0.25, d_unary=True)
-    disc = build_networks(mcfg).discriminator.eval()
-    x = (torch.rand(1, 1, 28, 28) * 2 - 1).repeat(2, 1, 1, 1)
-    z = torch.randn(2, 8)  # same x, different z
-    logit, unary = disc(x, z, with_unary=True)
-    assert logit.shape == (2,) and unary.shape == (2, 2)
-    assert torch.equal(unary[0, 0], unary[1, 0])  # s_x ignores z
-    assert not torch.isclose(unary[0, 1], unary[1, 1])  # s_z follows it
-    assert torch.equal(disc(x, z), logit)  # the exported graph is unchanged
-
-
-def test_unary_scores_need_the_heads() -> None:
-    mcfg = ModelConfig(arch="mnist28", channels=1, image_size=28, nlat=8, width=0.25)
-    with pytest.raises(ValueError, match="unary"):
-        build_networks(mcfg).discriminator(
-            torch.rand(2, 1, 28, 28), torch.randn(2, 8), with_unary=True
-        )
-
-
 @pytest.mark.parametrize("p", [0.2, 0.5])
 def test_byte_dropout_drops_a_share_p_and_keeps_the_mean(p: float) -> None:
     torch.manual_seed(0)
@@ -157,27 +136,3 @@ def test_conv_discriminator_drops_with_byte_dropout() -> None:
     drops = [m for m in d.modules() if isinstance(m, ByteDropout)]
     assert [m.p for m in drops[:2]] == [51 / 256, 0.5]  # input layer 0.2 rounded, inner 0.5
     assert not any(isinstance(m, torch.nn.Dropout) for m in d.modules())
-
-
-def test_spectral_norm_holds_every_d_weight_near_one_singular_value() -> None:
-    mcfg = ModelConfig(
-        arch="mnist28",
-        channels=1,
-        image_size=28,
-        nlat=8,
-        width=0.125,
-        aux_classes=10,
-        d_spectral_norm=True,
-    )
-    d = build_networks(mcfg).discriminator.train()
-    x, z = torch.rand(4, 1, 28, 28) * 2 - 1, torch.randn(4, 8)
-    with torch.no_grad():
-        for _ in range(30):  # one power iteration per training forward
-            d(x, z, with_classes=True)
-    convs = [m for m in d.modules() if isinstance(m, torch.nn.Conv2d)]
-    assert len(convs) == 4 + 2 + 2 + 2  # D(x), D(z), joint, logit and class head
-    for conv in convs:
-        sigma = torch.linalg.matrix_norm(conv.weight.detach().flatten(1), ord=2)
-        assert sigma.item() == pytest.approx(1.0, abs=0.05)
-    plain = build_networks(dataclasses.replace(mcfg, d_spectral_norm=False)).discriminator
-    assert not any(hasattr(m, "parametrizations") for m in plain.modules())

@@ -1,7 +1,16 @@
+import dataclasses
+
 import pytest
 import torch
 
-from training.config import ModelConfig, TrainConfig, preset
+from training.config import (
+    ModelConfig,
+    TrainConfig,
+    config_to_dict,
+    model_config_from_dict,
+    preset,
+    train_config_from_dict,
+)
 from training.train import build_parser, configs_from_args
 from training.trainer import Trainer
 
@@ -44,16 +53,56 @@ def test_autocast_must_be_known() -> None:
         TrainConfig(autocast="fp16")
 
 
-def test_cli_sets_autocast_dropouts_and_spectral_norm() -> None:
-    args = build_parser().parse_args(["--autocast", "none", "--d-dropout-inner", "0.2"])
-    mcfg, tcfg = configs_from_args(args)
-    assert tcfg.autocast == "none" and mcfg.d_dropout_inner == 0.2
-    mcfg, tcfg = configs_from_args(build_parser().parse_args([]))
-    assert tcfg.autocast == "bf16" and mcfg.d_dropout_inner == 0.5  # the mnist preset
-    argv = ["--d-spectral-norm", "--d-dropout", "0"]
-    mcfg, tcfg = configs_from_args(build_parser().parse_args(argv))
-    assert mcfg.d_spectral_norm and mcfg.d_dropout == 0
-    assert not preset("mnist")[0].d_spectral_norm
+def _configs(*argv: str) -> tuple[ModelConfig, TrainConfig]:
+    return configs_from_args(build_parser().parse_args(list(argv)))
+
+
+def test_cli_has_a_flag_with_help_for_every_config_field() -> None:
+    help_text = build_parser().format_help()
+    for cls in (ModelConfig, TrainConfig):
+        for f in dataclasses.fields(cls):
+            assert f"--{f.name.replace('_', '-')}" in help_text, f.name
+            assert f.metadata.get("help"), f"{cls.__name__}.{f.name} has no help"
+
+
+def test_cli_overrides_only_the_fields_given() -> None:
+    assert _configs() == preset("mnist")
+    mcfg, tcfg = _configs("--autocast", "none", "--d-dropout-inner", "0.2", "--kind", "gan")
+    assert tcfg.autocast == "none" and mcfg.d_dropout_inner == 0.2 and mcfg.kind == "gan"
+    assert (mcfg, tcfg) == (
+        dataclasses.replace(preset("mnist")[0], d_dropout_inner=0.2, kind="gan"),
+        dataclasses.replace(preset("mnist")[1], autocast="none"),
+    )
+    _, tcfg = _configs("--betas", "0", "0.9", "--steps-per-epoch", "7", "--tensorboard")
+    assert tcfg.betas == (0.0, 0.9) and tcfg.steps_per_epoch == 7 and tcfg.tensorboard
+    assert not _configs("--tensorboard", "--no-tensorboard")[1].tensorboard
+
+
+def test_cli_keeps_its_shorthands_and_older_flag_names() -> None:
+    mcfg, tcfg = _configs("--preset", "toy", "--lr", "0.01", "--lr-g", "0.02", "--conditional")
+    assert (tcfg.lr_d, tcfg.lr_g, mcfg.num_classes) == (0.01, 0.02, 10)
+    _, tcfg = _configs("--data", "d.npz", "--workers", "2")
+    assert tcfg.data_path == "d.npz" and tcfg.num_workers == 2
+    _, tcfg = _configs("--dry-run")
+    assert (tcfg.dataset, tcfg.epochs, tcfg.steps_per_epoch) == ("fake", 1, 3)
+
+
+def test_cli_offers_a_literal_field_its_choices_only() -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--autocast", "fp16"])
+    with pytest.raises(ValueError, match="d_condition"):
+        ModelConfig(d_condition="sum")  # type: ignore[arg-type]
+
+
+def test_checkpoints_from_before_issue_28_load_where_the_removed_options_were_off() -> None:
+    mcfg, tcfg = preset("mnist")
+    m = {**config_to_dict(mcfg), "d_unary": False, "d_spectral_norm": False}
+    t = {**config_to_dict(tcfg), "instance_noise": 0.0, "prior_match_weight": 0.0}
+    assert model_config_from_dict(m) == mcfg and train_config_from_dict(t) == tcfg
+    with pytest.raises(ValueError, match="d_unary.*removed"):
+        model_config_from_dict({**m, "d_unary": True})
+    with pytest.raises(ValueError, match="label_smoothing.*removed"):
+        train_config_from_dict({**t, "label_smoothing": 0.1})
 
 
 def test_ddp_ranks_share_initial_weights_but_not_noise(tmp_path) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn.utils.parametrizations import spectral_norm
 
 from training.config import ModelConfig
 from training.nets.layers import ByteDropout, ConditionEmbedding, Maxout, activation, width
@@ -43,15 +42,10 @@ def _d_stack(
         if drop > 0:
             mods.append(ByteDropout(drop))
         c_out = width(c, cfg.width)
-        mods.append(_maybe_sn(_conv(kind, c_in, c_out * pieces, k, s, p, bias=True), cfg))
+        mods.append(_conv(kind, c_in, c_out * pieces, k, s, p, bias=True))
         mods.append(Maxout(pieces) if pieces > 1 else activation("lrelu", cfg.leak))
         c_in = c_out
     return nn.Sequential(*mods), c_in
-
-
-def _maybe_sn(layer: nn.Module, cfg: ModelConfig) -> nn.Module:
-    """D's layers under spectral normalisation when the config asks for it."""
-    return spectral_norm(layer) if cfg.d_spectral_norm else layer
 
 
 def _label_planes(emb: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -101,7 +95,6 @@ class ConvDecoder(nn.Module):
         c_in = cfg.nlat + (cfg.embed_dim if cfg.conditional else 0)
         self.body, c = _bn_stack(spec.decoder, c_in, cfg)
         self.head = nn.Conv2d(c, cfg.channels, 1)
-        self.out_size = cfg.image_size
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         if self.embed is not None:
@@ -131,14 +124,12 @@ class ConvDiscriminator(nn.Module):
         self.dz, cz = _d_stack(z_layers, cfg.nlat + e, cfg, cfg.d_dropout)
         j_layers: list[Layer] = [("conv", 1, c, 1, 0) for c in spec.d_joint]
         self.joint, cj = _d_stack(j_layers, cx + cz, cfg, cfg.d_dropout_inner)
-        self.out = _maybe_sn(nn.Conv2d(cj, 1, 1), cfg)
-        if cfg.d_unary:
-            self.unary_x, self.unary_z = nn.Conv2d(cx, 1, 1), nn.Conv2d(cz, 1, 1)
+        self.out = nn.Conv2d(cj, 1, 1)
         if self.projection:
             self.proj = ConditionEmbedding(cfg.num_classes, cj)
             self.classes = nn.Conv2d(cx, cfg.num_classes, 1)
         elif cfg.aux_classes > 0 and not cfg.conditional:
-            self.classes = _maybe_sn(nn.Conv2d(cx, cfg.aux_classes, 1), cfg)
+            self.classes = nn.Conv2d(cx, cfg.aux_classes, 1)
 
     def forward(
         self,
@@ -146,10 +137,8 @@ class ConvDiscriminator(nn.Module):
         z: torch.Tensor,
         y: torch.Tensor | None = None,
         with_classes: bool = False,
-        with_unary: bool = False,
-    ) -> torch.Tensor | tuple[torch.Tensor, ...]:
-        """logit [N]; with_classes adds the class head's logits [N, classes], with_unary adds the
-        unary logits [N, 2] (s_x, s_z), in that order after the logit."""
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """logit [N]; with_classes: (logit, the class head's logits [N, classes])."""
         z = z[:, :, None, None]
         if self.embed is not None:
             if y is None:
@@ -162,21 +151,14 @@ class ConvDiscriminator(nn.Module):
         hz = self.dz(z)  # [N, cz, 1, 1]
         h = self.joint(torch.cat([hx, hz], dim=1))  # [N, cj, 1, 1]
         logit = self.out(h).flatten()
-        extras: list[torch.Tensor] = []
-        if with_classes:
-            if not hasattr(self, "classes"):
-                raise ValueError(
-                    "only a projection discriminator (or aux_classes > 0) has a class head"
-                )
-            extras.append(self.classes(hx).flatten(1))
-        if with_unary:
-            if not hasattr(self, "unary_x"):
-                raise ValueError("this discriminator has no unary heads (ModelConfig.d_unary)")
-            extras.append(torch.cat([self.unary_x(hx), self.unary_z(hz)], dim=1).flatten(1))
+        if with_classes and not hasattr(self, "classes"):
+            raise ValueError(
+                "only a projection discriminator (or aux_classes > 0) has a class head"
+            )
         if self.projection:
             assert y is not None
             logit = logit + (self.proj(y) * h.flatten(1)).sum(1)
-        return (logit, *extras) if extras else logit
+        return (logit, self.classes(hx).flatten(1)) if with_classes else logit
 
 
 class ConvXDiscriminator(nn.Module):

@@ -15,13 +15,10 @@ from training.nets.layers import Maxout
 HIDDEN = 400
 
 
-def _mlp_bn(n_in: int, n_out: int, layers: int, bn: bool = True) -> nn.Sequential:
+def _mlp_bn(n_in: int, n_out: int, layers: int) -> nn.Sequential:
     mods: list[nn.Module] = []
     for i in range(layers):
-        mods.append(nn.Linear(n_in if i == 0 else HIDDEN, HIDDEN))
-        if bn:
-            mods.append(nn.BatchNorm1d(HIDDEN))
-        mods.append(nn.ReLU())
+        mods += [nn.Linear(n_in if i == 0 else HIDDEN, HIDDEN), nn.BatchNorm1d(HIDDEN), nn.ReLU()]
     mods.append(nn.Linear(HIDDEN, n_out))
     return nn.Sequential(*mods)
 
@@ -57,7 +54,7 @@ class ToyDecoder(nn.Module):
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
-        self.net = _mlp_bn(cfg.nlat, 2, layers=4, bn=cfg.toy_decoder_bn)
+        self.net = _mlp_bn(cfg.nlat, 2, layers=4)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         return self.net(z)

@@ -40,6 +40,8 @@ Sampler = Literal["ancestral", "drs", "gibbs", "drs+gibbs"]
 SAMPLERS: tuple[str, ...] = get_args(Sampler)
 MIN_ROUND = 16  # DRS proposals per round, at least (tiny rounds cost more in overhead than rows)
 CALIBRATION_SEED = 0
+DRS_CALIBRATION = 2048  # decoder samples drawn per model for its bound M (the service's default)
+MAX_DRS_PROPOSALS = 4096  # proposals one DRS request may draw (the service's default)
 CALIBRATION_DRAW = 256  # prior rows drawn at a time: fixes the random stream, hence M
 CALIBRATION_CHUNK = 64  # rows per network call: larger calls grow onnxruntime's arenas for good
 
@@ -59,7 +61,7 @@ class Networks(Protocol):
 
 
 class SyncNetworks(Protocol):
-    """Synchronous networks with the same signatures (service.runtime.Model)."""
+    """Synchronous networks with the same signatures (runtime.model.Model)."""
 
     def decode(self, z: np.ndarray, y: np.ndarray | None = None) -> np.ndarray: ...
 

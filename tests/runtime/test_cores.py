@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from service.cores import CoreTokens, session_sizes
-from service.runtime import load_model
-from service.settings import Settings
+from runtime.cores import CoreTokens, session_sizes
+from runtime.model import load_model
+from runtime.options import RuntimeOptions
 from service.testing.server import running_service
 from service.testing.tiny_models import make_tiny_model
 from service.workers import reuseport_supported
@@ -69,8 +69,8 @@ def test_calls_never_hold_more_tokens_than_the_budget() -> None:
 
 def test_a_network_with_tokens_answers_the_same_on_every_session(tmp_path: Path) -> None:
     make_tiny_model(tmp_path, "tiny")
-    plain = load_model(tmp_path / "tiny", Settings(intra_op_threads=1))
-    shared = load_model(tmp_path / "tiny", Settings(), CoreTokens(2))
+    plain = load_model(tmp_path / "tiny", RuntimeOptions(intra_op_threads=1))
+    shared = load_model(tmp_path / "tiny", RuntimeOptions(), CoreTokens(2))
     dec = shared.networks["decoder"]
     assert sorted(dec.sessions) == [1, 2]
     z = np.random.default_rng(0).standard_normal((5, plain.manifest.latent.dim), np.float32)
@@ -105,7 +105,7 @@ class _Counting:
 
 def test_only_calls_long_enough_to_gain_take_more_threads(tmp_path: Path) -> None:
     make_tiny_model(tmp_path, "tiny")
-    model = load_model(tmp_path / "tiny", Settings(), CoreTokens(2))
+    model = load_model(tmp_path / "tiny", RuntimeOptions(), CoreTokens(2))
     model.warmup()
     dec = model.networks["decoder"]
     assert dec.seconds_per_row > 0  # measured at warm-up on one thread

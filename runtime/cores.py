@@ -1,30 +1,53 @@
 """Core tokens: the CPU budget that every worker process's model calls share.
 
-With N worker processes, Linux hashes each connection to one worker; a worker that happens to
-hold more busy connections than the others queues its batches while other cores idle, and every
-call runs with the thread count its session was made with, even when it is the only call. With
-ALI_CPU_TOKENS=C, the supervisor makes one semaphore of C tokens for all workers. A model call
-takes one token (waiting if none is free), then, if it is long enough to gain from more
-threads and no other call is running or waiting in any worker, the other free tokens, and runs
-on a session with that many onnxruntime threads (sizes 1, 2, 4, ... up to C). So a lone large
-request uses every core, calls under load run one thread each, a worker that happens to hold
-most of the busy connections runs up to C calls at once on cores the others leave idle, and no
-more than C threads compute at any time. The multi-thread sessions do not spin between calls
-(a spinning helper would burn a core another call holds the token for).
-
-Short calls (a few one-image rows) stay on one thread: waking a second thread costs more than it
-saves there, and holding two tokens for them starved the other worker (measured: encoding one
-image per request at concurrency 64 fell from 2,818 to 1,730 requests/s; docs/peers.md). Long
-calls that found free tokens under load fared no better: decoding 64 latents per request at
-concurrency 16 fell from 67 to 40 requests/s, hence "no other call" (a shared count of calls).
+Linux hashes each connection to one worker process, so one worker may hold most of the busy
+connections while another core idles; and a session's thread count is fixed when it is made. With
+C tokens (ALI_CPU_TOKENS, by default the usable cores) the supervisor makes one semaphore for all
+workers. A model call takes one token (waiting if none is free); if it is long enough to gain from
+more threads and no other call is running or waiting in any worker, it also takes the free ones,
+and runs on a session with that many onnxruntime threads (sizes 1, 2, 4, ... up to C). So a lone
+large request uses every core, calls under load run one thread each, a worker holding most of the
+connections borrows the cores the others leave idle, and no more than C threads compute at once.
+Multi-thread sessions do not spin between calls (a spinning helper would burn a core that another
+call holds the token for). Short calls stay on one thread: waking a second costs more than it
+saves. What was measured on the way to these rules: docs/peers.md.
 """
 
 from __future__ import annotations
 
+import math
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
+
+
+def usable_cores(cgroup: str = "/sys/fs/cgroup") -> int:
+    """Cores this process may run on: its CPU affinity, capped by a cgroup CPU quota (a
+    container's `--cpus`), rounded up. v2's cpu.max is "QUOTA PERIOD" or "max PERIOD"; v1 has
+    cpu.cfs_quota_us (-1: none) and cpu.cfs_period_us."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    quota = _cgroup_quota(cgroup)
+    return max(1, min(cores or 1, math.ceil(quota) if quota else cores or 1))
+
+
+def _cgroup_quota(root: str) -> float | None:
+    """The CPU quota in cores, or None when there is none (or no cgroup files to read)."""
+    try:
+        with open(os.path.join(root, "cpu.max")) as f:
+            quota, period = f.read().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    try:
+        with open(os.path.join(root, "cpu", "cpu.cfs_quota_us")) as f:
+            quota_us = int(f.read())
+        with open(os.path.join(root, "cpu", "cpu.cfs_period_us")) as f:
+            period_us = int(f.read())
+    except (OSError, ValueError):
+        return None
+    return quota_us / period_us if quota_us > 0 and period_us > 0 else None
 
 
 class _Semaphore(Protocol):

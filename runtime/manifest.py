@@ -47,9 +47,6 @@ class PixelRange(_Strict):
     scale: float = 1.0 / 127.5
     offset: float = -1.0
 
-    def from_uint8(self, p: Any) -> Any:
-        return p * self.scale + self.offset
-
 
 class LatentSpec(_Strict):
     dim: int = Field(ge=1)

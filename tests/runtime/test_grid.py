@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from service.grid import png_bytes, tile, to_uint8
+from runtime.grid import png_bytes, tile, to_uint8
 
 
 @pytest.mark.parametrize("channels", [1, 3, 4])

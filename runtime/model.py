@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-from service.cores import CoreTokens
-from service.manifest import NETWORKS, Manifest, load_manifest
-from service.settings import Settings
+from runtime.cores import CoreTokens
+from runtime.manifest import NETWORKS, Manifest, load_manifest
+from runtime.options import RuntimeOptions
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +32,10 @@ _OPT_LEVELS = {
 }
 
 
-def provider_list(settings: Settings) -> list[tuple[str, dict[str, Any]]]:
+def provider_list(options: RuntimeOptions) -> list[tuple[str, dict[str, Any]]]:
     """The requested providers that this onnxruntime build offers, with their options."""
     available = ort.get_available_providers()
-    wanted = settings.providers or [CUDA, CPU]
+    wanted = options.providers or [CUDA, CPU]
     chosen: list[tuple[str, dict[str, Any]]] = []
     for name in wanted:
         if name not in available:
@@ -44,15 +44,15 @@ def provider_list(settings: Settings) -> list[tuple[str, dict[str, Any]]]:
         opts: dict[str, Any] = {}
         if name == CUDA:
             opts = {
-                "device_id": settings.cuda_device_id,
-                "cudnn_conv_algo_search": settings.cudnn_conv_algo_search,
-                "arena_extend_strategy": settings.arena_extend_strategy,
+                "device_id": options.cuda_device_id,
+                "cudnn_conv_algo_search": options.cudnn_conv_algo_search,
+                "arena_extend_strategy": options.arena_extend_strategy,
                 # Shapes vary with the batch, so don't pin one cuDNN workspace size per shape.
                 "cudnn_conv_use_max_workspace": "1",
                 "do_copy_in_default_stream": "1",
             }
-            if settings.gpu_mem_limit_mb:
-                opts["gpu_mem_limit"] = settings.gpu_mem_limit_mb * 1024 * 1024
+            if options.gpu_mem_limit_mb:
+                opts["gpu_mem_limit"] = options.gpu_mem_limit_mb * 1024 * 1024
         chosen.append((name, opts))
     if not any(n == CPU for n, _ in chosen):
         chosen.append((CPU, {}))  # always a fallback
@@ -60,19 +60,19 @@ def provider_list(settings: Settings) -> list[tuple[str, dict[str, Any]]]:
 
 
 def session_options(
-    settings: Settings, intra_op_threads: int | None = None, spin: bool | None = None
+    options: RuntimeOptions, intra_op_threads: int | None = None, spin: bool | None = None
 ) -> ort.SessionOptions:
     so = ort.SessionOptions()
-    so.graph_optimization_level = _OPT_LEVELS[settings.graph_optimization]
+    so.graph_optimization_level = _OPT_LEVELS[options.graph_optimization]
     so.intra_op_num_threads = (
-        settings.intra_op_threads if intra_op_threads is None else intra_op_threads
+        options.intra_op_threads if intra_op_threads is None else intra_op_threads
     )
-    so.inter_op_num_threads = settings.inter_op_threads
+    so.inter_op_num_threads = 1  # sequential execution: no inter-op parallelism to use
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     so.log_severity_level = 3
     # Spinning workers answer the next call sooner; measured on 2 cores, turning it off made
     # GET /sample?n=64 at concurrency 1 slower (27 ms vs 18 ms p50), so it stays on by default.
-    spinning = "1" if (settings.allow_spinning if spin is None else spin) else "0"
+    spinning = "1" if (options.allow_spinning if spin is None else spin) else "0"
     so.add_session_config_entry("session.intra_op.allow_spinning", spinning)
     so.add_session_config_entry("session.inter_op.allow_spinning", spinning)
     return so
@@ -81,7 +81,7 @@ def session_options(
 class Network:
     """One ONNX graph: named float/int inputs with a dynamic batch axis -> list of outputs.
 
-    With core tokens (service/cores.py) on the CPU, one session per thread count in
+    With core tokens (runtime/cores.py) on the CPU, one session per thread count in
     tokens.sizes; each call runs on the one that matches the tokens it got. Only calls expected
     to take PARALLEL_MIN_S or more on one thread ask for more than one token: the estimate is
     rows x a running average of one-thread seconds per row.
@@ -90,10 +90,10 @@ class Network:
     PARALLEL_MIN_S = 0.004
 
     def __init__(
-        self, name: str, path: Path, settings: Settings, tokens: CoreTokens | None = None
+        self, name: str, path: Path, options: RuntimeOptions, tokens: CoreTokens | None = None
     ) -> None:
         self.name = name
-        providers = provider_list(settings)
+        providers = provider_list(options)
 
         def open_session(threads: int | None = None) -> ort.InferenceSession:
             # Token sessions with helper threads never spin: a helper spinning after its call
@@ -101,7 +101,7 @@ class Network:
             spin = False if (tokens and threads and threads > 1) else None
             return ort.InferenceSession(
                 str(path),
-                sess_options=session_options(settings, threads, spin),
+                sess_options=session_options(options, threads, spin),
                 providers=[p for p, _ in providers],
                 provider_options=[o for _, o in providers],
             )
@@ -209,13 +209,13 @@ class Model:
 
 
 def load_model(
-    directory: str | Path, settings: Settings | None = None, tokens: CoreTokens | None = None
+    directory: str | Path, options: RuntimeOptions | None = None, tokens: CoreTokens | None = None
 ) -> Model:
     """Validate the manifest and file hashes, then open the sessions of each network."""
-    settings = settings or Settings()
+    options = options or RuntimeOptions()
     directory = Path(directory)
     manifest = load_manifest(directory, verify=True)
     model = Model(manifest, directory)
     for net in NETWORKS:
-        model.networks[net] = Network(net, directory / manifest.files[net].path, settings, tokens)
+        model.networks[net] = Network(net, directory / manifest.files[net].path, options, tokens)
     return model

@@ -1,0 +1,26 @@
+"""The sections of BENCHMARKS.md, in page order: each a module with its measure and render."""
+
+from __future__ import annotations
+
+from bench.sections import (
+    encode,
+    latency,
+    memory,
+    ort_vs_torch,
+    peers,
+    raw_ort,
+    sample,
+    samplers,
+    training,
+)
+from bench.sections.common import Results, Section
+
+SECTIONS: tuple[Section, ...] = tuple(
+    m.SECTION
+    for m in (raw_ort, sample, encode, latency, ort_vs_torch, memory, training, samplers, peers)
+)
+
+
+def targets(res: Results) -> dict[str, float]:
+    """The figures the targets table judges, from every section the results have."""
+    return {k: v for s in SECTIONS if s.key in res for k, v in s.targets(res).items()}
