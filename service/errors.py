@@ -133,9 +133,9 @@ def render_error(path: str, exc: BaseException) -> JSONResponse:
         log.error("unhandled error on %s", path, exc_info=exc)
     elif err.status == 499:
         log.info("%s: client closed the connection before the request was read", path)
-    # nosniff here too: Starlette sends an unhandled exception's 500 from outside every
-    # middleware, the security headers' included.
-    status, headers = err.status, {**err.headers, "X-Content-Type-Options": "nosniff"}
+    status, headers = err.status, dict(err.headers)
+    if status == 500:  # Starlette sends these from outside every middleware (security headers)
+        headers["X-Content-Type-Options"] = "nosniff"
     if path == "/v2" or path.startswith("/v2/"):
         status = 400 if status == 422 else status
         return JSONResponse({"error": err.message}, status_code=status, headers=headers)

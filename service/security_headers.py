@@ -17,7 +17,7 @@ message: one send wrapper on every request, the hot `POST /v2/models/{name}/infe
 
 Added last in service/app.py, so outermost: the metrics, the body limit's 413s and the v2 fast
 path all sit inside it. (Starlette's ServerErrorMiddleware, outside every added middleware,
-sends the 500 of an exception no handler caught; that one response goes without these headers.)
+sends the 500 of an exception no handler caught: service/errors.py sets nosniff on those.)
 """
 
 from __future__ import annotations
@@ -87,7 +87,9 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
     def _headers(self, start: Message) -> list[tuple[bytes, bytes]]:
-        headers = [*start.get("headers", ()), NOSNIFF]
+        headers = [*start.get("headers", ())]
+        if NOSNIFF not in headers:  # the error renderer sets it on 500s (see above)
+            headers.append(NOSNIFF)
         html = False
         for name, value in headers:
             if name == b"content-type":

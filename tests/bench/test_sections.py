@@ -28,7 +28,7 @@ def fake_measurements(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, str]]:
     started: list[dict[str, str]] = []
 
     @contextmanager
-    def server(model_dir: Path, **settings: str) -> Iterator[tuple[str, int]]:
+    def server(model_dir: Path, code: Path, **settings: str) -> Iterator[tuple[str, int]]:
         started.append(settings)
         yield "http://127.0.0.1:1", os.getpid()
 
@@ -60,11 +60,13 @@ def test_smoke_run_renders_one_heading_per_measured_section(
     measured = [str(i) for i, s in enumerate(SECTIONS, 1) if s.key in res]
     assert headings(md) == measured == ["1", "2", "3", "4", "6"]  # no torch, training, peers
     assert md == markdown(res)
-    for name in CONFIGS:  # every configuration in the tables of sections 2 and 3
+    for name in (n for n, c in CONFIGS.items() if not c.before):  # tables of sections 2, 3
         assert f"| {name} | 16 |" in md and f"| {name} | 64 |" in md
     # memory is read from the one-process configuration; encode runs with batching on and off
     assert {"default_model": "mnist", "workers": "1"} in fake_measurements
-    assert sum(s.get("batching") == "false" for s in fake_measurements) == len(CONFIGS)
+    # smoke runs skip the baseline checkout's configuration
+    smoke_configs = [c for c in CONFIGS.values() if not c.before]
+    assert sum(s.get("batching") == "false" for s in fake_measurements) == len(smoke_configs)
     assert set(res["summary"]) == {
         "sample_vs_raw_ratio",
         "encode_batching_speedup_c64",
