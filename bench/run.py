@@ -140,6 +140,23 @@ def train_only(out: Path, quick: bool = False) -> None:
     print(json.dumps({k: results[k] for k in ("train", "train_dropout")}, indent=1))
 
 
+def only(args: argparse.Namespace, out: Path) -> None:
+    """One section measured alone, stamped with its own date and commit, merged into
+    results.json (the other sections keep theirs)."""
+    section = next(s for s in SECTIONS if s.key == args.only)
+    assert section.measure is not None
+    bench = Bench.from_args(Path(args.models), args.model, args.seconds, False, args.quick_train)
+    results = json.loads(RESULTS.read_text())
+    made = stamp("python -m bench.run")
+    measured = section.measure(bench, _int_keys(results))  # type: ignore[arg-type]
+    results.update(
+        {k: {**v, "made": made} if isinstance(v, dict) else v for k, v in measured.items()}
+    )
+    results["summary"] = targets(_int_keys(results))  # type: ignore[arg-type]
+    write_results(results)
+    (out / "BENCHMARKS.md").write_text(markdown(load_results(RESULTS)))
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--smoke", action="store_true", help="seconds, tiny model, no targets")
@@ -151,6 +168,11 @@ def main(argv: list[str] | None = None) -> None:
         "--train-only",
         action="store_true",
         help="re-measure section 7 (training speed) alone into bench/results.json",
+    )
+    p.add_argument(
+        "--only",
+        choices=[s.key for s in SECTIONS if s.measure],
+        help="re-measure one section alone into bench/results.json (e.g. defaults)",
     )
     p.add_argument("--out", default=str(ROOT))
     p.add_argument(
@@ -164,6 +186,9 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.train_only:
         train_only(out, quick=args.quick_train)
+        return
+    if args.only:
+        only(args, out)
         return
     res = run(args)
     if args.smoke:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bench.sections import (
+    defaults,
     encode,
     latency,
     memory,
@@ -17,7 +18,18 @@ from bench.sections.common import Results, Section
 
 SECTIONS: tuple[Section, ...] = tuple(
     m.SECTION
-    for m in (raw_ort, sample, encode, latency, ort_vs_torch, memory, training, samplers, peers)
+    for m in (
+        raw_ort,
+        sample,
+        encode,
+        defaults,
+        latency,
+        ort_vs_torch,
+        memory,
+        training,
+        samplers,
+        peers,
+    )
 )
 
 

@@ -131,16 +131,6 @@ class Bench:
         return http_load.wrk(f"{url}/encode", c, self.seconds, self.encode_script)
 
 
-def default_vs_tuned(per_config: Results, c: int) -> str:
-    """One sentence: `default` ÷ `tuned_before` throughput at concurrency c (both in this run)."""
-    if DEFAULT not in per_config or TUNED_BEFORE not in per_config:
-        return ""
-    d, t = (per_config[n][c]["requests_per_s"] for n in (DEFAULT, TUNED_BEFORE))
-    return (
-        f"Out of the box ÷ `{TUNED_BEFORE}` at c={c}: **{d / t:.2f}** ({d:.1f} vs {t:.1f} req/s)."
-    )
-
-
 def say(what: str) -> None:
     print(f"{what} ...", file=sys.stderr)
 

@@ -8,7 +8,6 @@ from bench.sections.common import (
     Bench,
     Results,
     Section,
-    default_vs_tuned,
     say,
     table,
 )
@@ -77,8 +76,6 @@ def render(res: Results) -> list[str]:
         f"near {speedup:.2f}× at the highest concurrency and the 5× target is out of reach on "
         "this CPU. On a GPU, where a batch of 64 costs little more than a batch of 1, the same "
         "batcher is what makes concurrency pay; not measured here.",
-        "",
-        default_vs_tuned(res["encode_batching_on"], ENCODE_LEVELS[-1]),
     ]
 
 

@@ -11,7 +11,6 @@ from bench.sections.common import (
     Results,
     Section,
     config_rows,
-    default_vs_tuned,
     say,
     table,
 )
@@ -68,8 +67,6 @@ def render(res: Results) -> list[str]:
         "onnxruntime (section 1); in one process that work contends for the GIL with the model "
         "calls, which one worker process per core avoids. ÷ raw ceiling in this run: "
         f"{by_config}.",
-        "",
-        default_vs_tuned(res["sample"], 4),
     ]
     if "v2_decode" in res:
         lines += [
