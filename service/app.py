@@ -5,13 +5,18 @@ uvicorn --factory service.app:create_app
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 
 from runtime.cores import CoreTokens, usable_cores
+from service.access import OPEN, AccessMiddleware, required_scope
+from service.auth import KeyRing
 from service.body_limit import BodyLimitMiddleware
 from service.concurrency import Concurrency
 from service.cpu_pool import CpuPool
@@ -36,6 +41,36 @@ tensors; its errors are the protocol's `{"error": "message"}`.
 """
 
 
+def is_loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def secured_openapi(app: FastAPI, protect_metrics: bool) -> dict[str, Any]:
+    """The schema with its security schemes (so /docs has an Authorize button) and, on every
+    scoped operation, the keys it takes and its 401 / 403 answers."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
+    schema.setdefault("components", {})["securitySchemes"] = {
+        "bearer": {"type": "http", "scheme": "bearer"},
+        "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
+    }
+    for path, operations in schema["paths"].items():
+        for method, op in operations.items():
+            if required_scope(method.upper(), path, protect_metrics) == OPEN:
+                continue
+            op["security"] = [{"bearer": []}, {"apiKey": []}]
+            for code, what in (("401", "no or an unknown API key"), ("403", "key lacks the scope")):
+                op.setdefault("responses", {})[code] = {"description": what}
+    app.openapi_schema = schema
+    return schema
+
+
 def create_app(settings: Settings | None = None, tokens: CoreTokens | None = None) -> FastAPI:
     """The app. `tokens`: core tokens shared with other worker processes (runtime/cores.py);
     without them, a CPU host makes this process's own (service/concurrency.py)."""
@@ -45,12 +80,20 @@ def create_app(settings: Settings | None = None, tokens: CoreTokens | None = Non
         total = Concurrency.plan(settings).cpu_tokens
         tokens = CoreTokens(total) if total else None
     registry = ModelRegistry(settings, metrics, tokens=tokens)
+    secret = settings.api_key.get_secret_value() if settings.api_key else None
+    keys = KeyRing(settings.api_keys_file, secret)
     cpu_pool = CpuPool(usable_cores(), settings.max_cpu_queue)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await registry.load_all()
         log.info("ready: %s", registry.readiness()[1])
+        if not keys.enabled and not is_loopback(settings.host):
+            log.warning(
+                "listening on %s with no API keys: anyone who can reach the port may call every "
+                "route (set ALI_API_KEYS_FILE or ALI_API_KEY; README, Access control)",
+                settings.host,
+            )
         try:
             yield
         finally:
@@ -77,10 +120,18 @@ def create_app(settings: Settings | None = None, tokens: CoreTokens | None = Non
     app.state.registry = registry
     app.state.cpu_pool = cpu_pool
     install_error_handlers(app)
+    if keys.enabled:
+        app.openapi = lambda: secured_openapi(app, settings.protect_metrics)  # type: ignore[method-assign]
     # The last added is the outermost: metrics see every request, the 413s included; then the
     # body limit, then the v2 infer fast path, then FastAPI's routing.
     app.add_middleware(V2InferFastPath)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        AccessMiddleware,
+        keys=keys,
+        metrics=metrics,
+        protect_metrics=settings.protect_metrics,
+    )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(SecurityHeadersMiddleware)  # outermost: nosniff, CSP; HEAD runs as GET
     routers = (health, models, inference, generation, v2, docs)

@@ -36,6 +36,17 @@ class BadRequest(ServiceError):
     status, code = 400, "bad_request"
 
 
+class Unauthorized(ServiceError):
+    status, code = 401, "unauthorized"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, {"WWW-Authenticate": 'Bearer realm="ali"'})
+
+
+class Forbidden(ServiceError):
+    status, code = 403, "forbidden"
+
+
 class ModelNotFound(ServiceError):
     status, code = 404, "model_not_found"
 

@@ -45,6 +45,12 @@ class Metrics:
             ["endpoint", "code"],
             registry=r,
         )
+        self.requests_by_key = Counter(
+            "ali_requests_by_key",
+            "Requests to scoped routes by API key name (never the key) and status code",
+            ["key", "code"],
+            registry=r,
+        )
         self.request_duration = Histogram(
             "ali_request_duration_seconds",
             "Request latency",

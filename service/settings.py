@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from runtime.options import (
@@ -91,6 +91,13 @@ class Settings(BaseSettings):
         description="decoder samples (seed 0) drawn per model at load time; the largest "
         "discriminator logit among them is the model's DRS bound M",
     )
+
+    # Access control (service/auth.py): off unless one of the first two is set
+    api_keys_file: Path | None = Field(
+        None, description="file of 'NAME SCOPES SHA256' lines (a mounted secret); re-read on change"
+    )
+    api_key: SecretStr | None = Field(None, description="one key with every scope (local use)")
+    protect_metrics: bool = Field(False, description="/metrics needs the metrics scope")
 
     # Server
     host: str = "0.0.0.0"

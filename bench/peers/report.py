@@ -8,6 +8,8 @@ from typing import Any
 
 SERVICE = "service"  # out of the box
 TUNED = "service-tuned"  # the hand-tuned configuration, when the run has it
+AUTH = "service-auth"  # out of the box with API keys on, when the run has it
+VARIANTS = (SERVICE, TUNED, AUTH)
 
 
 def _rows(res: dict[str, Any], name: str, workload: str, c: int, key: str) -> list[float]:
@@ -28,7 +30,7 @@ def ratios(res: dict[str, Any]) -> list[dict[str, Any]]:
     is taken against that repeat's figure of the same peer. Concurrency-1 rows also carry the
     p50 latencies (the best peer there is the one with the lowest median p50).
     """
-    peers = [n for n in res["runs"] if n not in (SERVICE, TUNED)]
+    peers = [n for n in res["runs"] if n not in VARIANTS]
     out: list[dict[str, Any]] = []
     if not peers:
         return out
@@ -61,16 +63,16 @@ def ratios(res: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def default_vs_tuned(res: dict[str, Any]) -> list[dict[str, Any]]:
-    """Out of the box ÷ hand-tuned throughput per row, paired by repeat (same run, same cores)."""
-    if TUNED not in res["runs"]:
+def default_vs_tuned(res: dict[str, Any], other: str = TUNED) -> list[dict[str, Any]]:
+    """Out of the box ÷ `other` throughput per row, paired by repeat (same run, same cores)."""
+    if other not in res["runs"]:
         return []
     out = []
     for wname, w in res["workloads"].items():
         for c in w["concurrency"]:
             pairs = zip(
                 _rows(res, SERVICE, wname, c, "requests_per_s"),
-                _rows(res, TUNED, wname, c, "requests_per_s"),
+                _rows(res, other, wname, c, "requests_per_s"),
                 strict=False,
             )
             each = [d / t for d, t in pairs]
@@ -176,6 +178,20 @@ def section(res: dict[str, Any]) -> list[str]:
             f"| {t['workload']} | {t['concurrency']} | {t['default_vs_tuned']:.2f} | "
             f"{t['spread'][0]:.2f}–{t['spread'][1]:.2f} |"
             for t in tuned
+        ]
+    with_keys = default_vs_tuned(res, AUTH)
+    if with_keys:
+        lines += [
+            "",
+            "**API keys off ÷ on** (throughput, paired by repeat; above 1: the keys cost)",
+            "",
+            "| workload | concurrency | off ÷ on | spread |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {t['workload']} | {t['concurrency']} | {t['default_vs_tuned']:.2f} | "
+            f"{t['spread'][0]:.2f}–{t['spread'][1]:.2f} |"
+            for t in with_keys
         ]
     if res["peers_failed"]:
         lines += ["", "Peers that could not run here, with their errors:", ""]

@@ -39,7 +39,8 @@ SERVERS_DIR = Path(__file__).resolve().parent / "servers"
 PEERS_JSON = ROOT / "bench" / "peers.json"
 SERVICE = report.SERVICE  # the service out of the box: what the ratios compare with the peers
 TUNED = report.TUNED  # the hand-tuned configuration, run beside it to show the default is as good
-VARIANTS = {SERVICE: "default", TUNED: "tuned"}
+AUTH = report.AUTH  # out of the box with API keys on
+VARIANTS = {SERVICE: "default", TUNED: "tuned", AUTH: "auth"}
 
 
 def expected(model_dir: Path, w: Workload) -> np.ndarray:
@@ -227,7 +228,7 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
                 settings = service_configs(cores)[VARIANTS[name]]["settings"]
                 code = baseline.worktree() if name == TUNED else ROOT
                 run = start_service(model_dir, settings, log, name, code)  # type: ignore[arg-type]
-                protocol, timeout = SERVICE, 60.0
+                protocol, timeout = ("service-auth" if name == AUTH else SERVICE), 60.0
             else:
                 peer = next(p for p in chosen if p.name == name)
                 run = start_peer(peer, envs.python_of(peer), model_dir, cores, log)
@@ -256,9 +257,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--smoke", action="store_true", help="mosec only, one concurrency, 1 s runs")
     p.add_argument("--peers", default=",".join(x.name for x in peers(2)))
     p.add_argument(
-        "--no-tuned",
+        "--default-only",
         action="store_true",
-        help="skip the hand-tuned service configuration (run beside the default)",
+        help="run the service out of the box only (not also tuned-before and with API keys)",
     )
     p.add_argument("--models", default=str(ROOT / "models"))
     p.add_argument("--model", default="mnist")
@@ -267,7 +268,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--repeats", type=int, default=2)
     args = p.parse_args(argv)
     args.peers = args.peers.split(",")
-    args.services = [SERVICE] if args.no_tuned or args.smoke else [SERVICE, TUNED]
+    args.services = [SERVICE] if args.default_only or args.smoke else [SERVICE, TUNED, AUTH]
     if args.smoke:
         args.peers, args.seconds, args.warmup, args.repeats = ["mosec"], 1, 1, 1
     res = run_all(args)

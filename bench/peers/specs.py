@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bench.baseline import BASE_COMMIT
+from bench.peers.workloads import BENCH_KEY
 
 # The service's own onnxruntime; every peer gets the same one.
 ORT = "onnxruntime==1.32.0"
@@ -131,6 +132,10 @@ def service_configs(cores: int) -> dict[str, dict[str, object]]:
             f"per usable core sharing {cores} core tokens, one token per call and every free one "
             f"for a long call when nothing else runs, so a lone batch uses every core and no more "
             f"than {cores} onnxruntime threads compute at once",
+        },
+        "auth": {
+            "settings": {"api_key": BENCH_KEY},
+            "why": "out of the box with API keys on (ALI_API_KEY); every request carries the key",
         },
         "tuned": {
             "settings": {"workers": cores, "cpu_tokens": cores},

@@ -55,8 +55,14 @@ def _v2(path: str, w: Workload) -> Request:
     return Request(path, body, "application/octet-stream", headers)
 
 
+BENCH_KEY = "bench-key"  # the API key of the service's auth-on run ("service-auth")
+
+
 def request(protocol: str, w: Workload, model: str = "mnist") -> Request:
     raw = w.rows.astype("<f4").tobytes()
+    if protocol == "service-auth":  # the service with API keys on: the same request, with a key
+        r = request("service", w, model)
+        return Request(r.path, r.body, r.content_type, {**r.headers, "x-api-key": BENCH_KEY})
     if protocol == "service":
         return _v2(f"/v2/models/{model}.{w.network}/infer", w)
     if protocol == "v2":
@@ -74,7 +80,7 @@ def request(protocol: str, w: Workload, model: str = "mnist") -> Request:
 
 def decode_answer(protocol: str, body: bytes, headers: dict[str, str], n: int) -> np.ndarray:
     """An answer's outputs as [n, features] FP32 (all outputs side by side, like common.Net.run)."""
-    if protocol in ("service", "v2"):
+    if protocol in ("service", "service-auth", "v2"):
         head_len = int(headers.get("inference-header-content-length", len(body)))
         head = json.loads(body[:head_len])
         parts, offset = [], head_len

@@ -5,12 +5,29 @@
 const $ = (id) => document.getElementById(id);
 const state = { model: null, upload: null, ends: { a: null, b: null } };
 
-// fetch() with ?model=; an error answer {"error": {"message"}} becomes a thrown Error.
+// The API key, when the server asks for one (a 401): kept in this tab's sessionStorage only.
+const KEY_ITEM = "ali-api-key";
+
+function withKey(init) {
+  const key = sessionStorage.getItem(KEY_ITEM);
+  if (!key) return init;
+  return { ...init, headers: { ...(init.headers || {}), Authorization: `Bearer ${key}` } };
+}
+
+// fetch() with ?model= and the key; an error answer {"error": {"message"}} becomes a thrown Error.
 async function api(path, params = {}, init = {}) {
   const query = new URLSearchParams();
   if (state.model) query.set("model", state.model.name);
   for (const [k, v] of Object.entries(params)) if (v !== "" && v != null) query.set(k, v);
-  const r = await fetch(`${path}?${query}`, init);
+  const r = await fetch(`${path}?${query}`, withKey(init));
+  if (r.status === 401) {
+    $("key-form").hidden = false;
+    throw new Error(
+      sessionStorage.getItem(KEY_ITEM)
+        ? "the server refused this API key (401): enter another one above"
+        : "this server needs an API key (401): enter it above",
+    );
+  }
   if (!r.ok) {
     let message = `${r.status} ${r.statusText}`;
     try {
@@ -358,6 +375,11 @@ $("interp-form").addEventListener("submit", (e) => {
   run("interp-panel", interpolate);
 });
 $("slider").addEventListener("input", (e) => pick(Number(e.target.value)));
+$("key-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  sessionStorage.setItem(KEY_ITEM, $("api-key").value.trim());
+  window.location.reload();
+});
 
 window.playground = { samplerChoices }; // for the browser tests
 clearPad();

@@ -7,6 +7,7 @@ saves screenshots to $ALI_SCREENSHOT_DIR (default: a pytest temporary folder) as
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -397,3 +398,30 @@ def test_pages_pass_their_content_security_policy(
     assert d.execute_script("return window.ran") is None
     assert d.execute_script("return window.cspViolations")[0].startswith("script-src")
     assert any("Content Security Policy" in m for m in console_errors(d))
+
+
+# ---- a server that asks for a key ----------------------------------------------------------------
+def test_the_page_asks_for_a_key_and_works_with_one(
+    driver: Chrome, tmp_path: Path, shots: Path
+) -> None:
+    make_tiny_model(tmp_path, "tiny")
+    key = "playground-test-key"
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    (tmp_path / "keys.txt").write_text(f"browser infer,read {digest}\n")
+    with running_service(tmp_path, api_keys_file=tmp_path / "keys.txt") as url:
+        driver.get(f"{url}/")
+        driver.execute_script("sessionStorage.clear()")
+        driver.get(f"{url}/")
+        assert wait_panel(driver, "model-panel") == "error"
+        assert "needs an API key" in by_id_text(driver, "model-error")
+        form = driver.find_element(By.ID, "key-form")
+        assert form.is_displayed()
+        driver.save_screenshot(str(shots / "key-asked.png"))
+        driver.find_element(By.ID, "api-key").send_keys(key)
+        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        assert wait_panel(driver, "model-panel") == "done"
+        assert wait_panel(driver, "sample-panel") == "done"
+        assert image_loaded(driver, driver.find_element(By.ID, "sample-grid"))
+        assert not driver.find_element(By.ID, "key-form").is_displayed()
+        driver.save_screenshot(str(shots / "key-used.png"))
+        driver.execute_script("sessionStorage.clear()")
