@@ -225,7 +225,7 @@ def test_rotating_the_key_file_needs_no_restart(server: tuple[str, Path]) -> Non
         new.replace(keys)  # atomic, as a secret volume's update is
         start = time.monotonic()
         while httpx.get(f"{url}/sample?n=1", headers=bearer("k-new")).status_code != 200:
-            assert time.monotonic() - start < 2.5, "the new key did not work within the recheck"
+            assert time.monotonic() - start < 1.5, "the new key did not work within a second"
             time.sleep(0.05)
         # Every worker rechecks within a second of its own last look.
         time.sleep(1.2)
