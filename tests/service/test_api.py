@@ -224,6 +224,9 @@ def test_too_large_body_and_pixel_bomb(model_dir, client: TestClient) -> None:
         r = small.post("/encode", files={"images": ("big.png", png((200, 200)))})
         assert r.status_code == 413 and "pixels" in r.json()["error"]["message"]
         assert small.post("/encode", files={"images": ("ok.png", png())}).status_code == 200
+    # Under the pixel limits but taller than a side may be (Pillow's per-row cost holds the GIL)
+    r = client.post("/encode", files={"images": ("tall.png", png((16385, 1)))})
+    assert r.status_code == 413 and "a side" in r.json()["error"]["message"]
 
 
 def test_metrics_exposed(client: TestClient) -> None:
