@@ -67,9 +67,11 @@ image-test:
 bench: $(DEV_VENV)/.installed  ## full benchmark (<= 12 min): BENCHMARKS.md + bench/results.json
 	$(DEV_VENV)/bin/python -m bench.run
 	$(DEV_VENV)/bin/python -m bench.samplers
+	$(DEV_VENV)/bin/python -m bench.tracing
 
 bench-smoke: $(DEV_VENV)/.installed
 	$(DEV_VENV)/bin/python -m bench.run --smoke --out /tmp/ali-bench-smoke
+	$(DEV_VENV)/bin/python -m bench.tracing --smoke
 
 # The service against Triton (PyTriton), LitServe, Ray Serve, mosec and BentoML, each installed by
 # the bench into .venv-peers/<name> (~9 min, plus ~5 min of installs the first time).

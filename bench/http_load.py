@@ -16,10 +16,12 @@ from service.testing.server import ROOT, start_service, stop
 
 
 @contextmanager
-def server(model_dir: Path, code: Path = ROOT, **settings: str) -> Iterator[tuple[str, int]]:
-    """The service (imported from the checkout `code`) as its own process on loopback; yields
-    (base URL, pid) once ready."""
-    proc, url = start_service(model_dir, code=code, **settings)
+def server(
+    model_dir: Path, code: Path = ROOT, env: dict[str, str] | None = None, **settings: str
+) -> Iterator[tuple[str, int]]:
+    """The service (imported from the checkout `code`, with `env` beside its ALI_* settings) as
+    its own process on loopback; yields (base URL, pid) once ready."""
+    proc, url = start_service(model_dir, code=code, env=env, **settings)
     try:
         yield url, proc.pid
     finally:

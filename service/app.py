@@ -21,11 +21,13 @@ from service.body_limit import BodyLimitMiddleware
 from service.concurrency import Concurrency
 from service.cpu_pool import CpuPool
 from service.errors import install_error_handlers
-from service.metrics import Metrics, MetricsMiddleware
+from service.metrics import Metrics
+from service.observe import ObserveMiddleware
 from service.registry import ModelRegistry
 from service.routers import docs, generation, health, inference, models, playground, v2
 from service.security_headers import SecurityHeadersMiddleware
 from service.settings import Settings
+from service.tracing import Tracing
 from service.v2.fast_path import V2InferFastPath
 
 log = logging.getLogger(__name__)
@@ -71,10 +73,16 @@ def secured_openapi(app: FastAPI, protect_metrics: bool) -> dict[str, Any]:
     return schema
 
 
-def create_app(settings: Settings | None = None, tokens: CoreTokens | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    tokens: CoreTokens | None = None,
+    tracing: Tracing | None = None,
+) -> FastAPI:
     """The app. `tokens`: core tokens shared with other worker processes (runtime/cores.py);
-    without them, a CPU host makes this process's own (service/concurrency.py)."""
+    without them, a CPU host makes this process's own (service/concurrency.py). `tracing`:
+    from the OTEL_* variables unless given (service/tracing.py)."""
     settings = settings or Settings()
+    tracing = tracing or Tracing.from_env()
     metrics = Metrics()
     if tokens is None:
         total = Concurrency.plan(settings).cpu_tokens
@@ -100,6 +108,7 @@ def create_app(settings: Settings | None = None, tokens: CoreTokens | None = Non
             registry.draining = True
             await registry.close()
             cpu_pool.close()
+            tracing.shutdown()
 
     # FastAPI's /docs and /redoc load their files from a CDN: service/routers/docs.py serves
     # them from the service itself instead.
@@ -110,9 +119,9 @@ def create_app(settings: Settings | None = None, tokens: CoreTokens | None = Non
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
-        # Metrics are Prometheus (/metrics). FastAPI's native OpenTelemetry would otherwise ask
-        # the OTel globals on every request whether a provider is configured: ~4 % of a worker's
-        # CPU on one-image requests (py-spy, docs/peers.md).
+        # Metrics are Prometheus (/metrics), traces our own (service/tracing.py). FastAPI's
+        # native OpenTelemetry would otherwise ask the OTel globals on every request whether a
+        # provider is configured: ~4 % of a worker's CPU on one-image requests (docs/peers.md).
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
@@ -122,8 +131,9 @@ def create_app(settings: Settings | None = None, tokens: CoreTokens | None = Non
     install_error_handlers(app)
     if keys.enabled:
         app.openapi = lambda: secured_openapi(app, settings.protect_metrics)  # type: ignore[method-assign]
-    # The last added is the outermost: metrics see every request, the 413s included; then the
-    # body limit, then the v2 infer fast path, then FastAPI's routing.
+    # The last added is the outermost: the request id, metrics, access log and trace span see
+    # every request, the 401s and 413s included; then access control, the body limit, the v2
+    # infer fast path, FastAPI's routing.
     app.add_middleware(V2InferFastPath)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(
@@ -132,7 +142,9 @@ def create_app(settings: Settings | None = None, tokens: CoreTokens | None = Non
         metrics=metrics,
         protect_metrics=settings.protect_metrics,
     )
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(
+        ObserveMiddleware, metrics=metrics, tracing=tracing, access_log=settings.access_log
+    )
     app.add_middleware(SecurityHeadersMiddleware)  # outermost: nosniff, CSP; HEAD runs as GET
     routers = (health, models, inference, generation, v2, docs)
     for r in (m.router for m in routers):

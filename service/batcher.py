@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections import deque
 from collections.abc import Callable
@@ -30,6 +31,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from service.errors import Overloaded
+from service.request_info import CURRENT, RequestInfo
+from service.tracing import batch_spans
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +54,7 @@ class _Item:
     feeds: Feeds
     rows: int
     future: asyncio.Future[list[np.ndarray]]
+    request: RequestInfo | None  # the request the rows came from: told which batch they rode in
     enqueued: float = field(default_factory=time.perf_counter)
 
 
@@ -89,6 +93,7 @@ class Batcher:
         self._slots = asyncio.Semaphore(max_concurrent)  # batches allowed to run at once
         self._overlap_ok = overlap_ok
         self._running: set[asyncio.Task[None]] = set()
+        self._batches = 0  # batches run so far: the id's counter
 
     # ---- lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
@@ -136,7 +141,7 @@ class Batcher:
 
     def _enqueue(self, feeds: Feeds) -> asyncio.Future[list[np.ndarray]]:
         rows = _rows(feeds)
-        item = _Item(feeds, rows, asyncio.get_running_loop().create_future())
+        item = _Item(feeds, rows, asyncio.get_running_loop().create_future(), CURRENT.get())
         self._items.append(item)
         self._queued_rows += rows
         self._obs.depth(self._queued_rows)
@@ -217,8 +222,17 @@ class Batcher:
 
     async def _run_batch(self, batch: list[_Item]) -> None:
         now = time.perf_counter()
+        self._batches += 1
+        batch_id = f"{os.getpid()}:{self.name}:{self._batches}"  # unique across workers
+        rows = sum(item.rows for item in batch)
+        traced: list[tuple[RequestInfo, float]] = []
         for item in batch:
             self._obs.queue_wait(now - item.enqueued)
+            if item.request is not None:
+                item.request.note_batch(batch_id, rows, now - item.enqueued)
+                if item.request.span is not None:
+                    traced.append((item.request, item.enqueued))
+        span = batch_spans(self.name, batch_id, rows, traced, now) if traced else None
         t0 = time.perf_counter()
         try:
             feeds = (
@@ -226,14 +240,18 @@ class Batcher:
                 if len(batch) == 1
                 else {k: np.concatenate([i.feeds[k] for i in batch]) for k in batch[0].feeds}
             )
-            rows = _rows(feeds)
             loop = asyncio.get_running_loop()
             outputs = await loop.run_in_executor(self._executor, self._run, feeds)
         except Exception as exc:
+            if span is not None:
+                span.record_exception(exc)
+                span.end()
             for item in batch:
                 if not item.future.done():
                     item.future.set_exception(exc)
             return
+        if span is not None:
+            span.end()
         self._obs.batch(rows, time.perf_counter() - t0)
         start = 0
         for item in batch:

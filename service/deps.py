@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from service.imaging import b64, images_to_grid_png, images_to_pngs
 from service.registry import ModelRegistry, ServedModel
 from service.settings import Settings
+from service.tracing import child_span
 
 
 async def get_registry(request: Request) -> ModelRegistry:
@@ -61,13 +62,14 @@ def image_response(
 ) -> Response:
     """[N, C, H, W] images -> a PNG grid, or JSON with one base64 PNG per image (+ `report`)."""
     pixels = served.manifest.pixels
-    if fmt == "png":
-        return Response(images_to_grid_png(images, pixels, cols), media_type="image/png")
-    body: dict[str, object] = {
-        "model": served.manifest.name,
-        "images": [b64(p) for p in images_to_pngs(images, pixels)],
-        "latents": latents.tolist(),
-    }
-    if labels is not None:
-        body["labels"] = labels.tolist()
-    return JSONResponse(body | (report or {}))
+    with child_span("encode response"):
+        if fmt == "png":
+            return Response(images_to_grid_png(images, pixels, cols), media_type="image/png")
+        body: dict[str, object] = {
+            "model": served.manifest.name,
+            "images": [b64(p) for p in images_to_pngs(images, pixels)],
+            "latents": latents.tolist(),
+        }
+        if labels is not None:
+            body["labels"] = labels.tolist()
+        return JSONResponse(body | (report or {}))

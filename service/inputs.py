@@ -31,6 +31,7 @@ from service.errors import (
 from service.imaging import check_latents, decode_base64, decode_image, open_image
 from service.schemas import ImagesIn
 from service.settings import Settings
+from service.tracing import child_span
 
 M = TypeVar("M", bound=BaseModel)
 MULTIPART, JSON = "multipart/form-data", "application/json"
@@ -93,7 +94,8 @@ async def read_image_request(
         return await _read_form(request, settings)
     body = await request.body()
     pool: CpuPool = request.app.state.cpu_pool
-    return await pool.run_if(len(body) > INLINE_BYTES, _json_images, body, settings, schema)
+    with child_span("decode"):
+        return await pool.run_if(len(body) > INLINE_BYTES, _json_images, body, settings, schema)
 
 
 def _json_images(body: bytes, settings: Settings, schema: type[BaseModel]) -> ImageRequest:
@@ -199,7 +201,8 @@ async def decode_all(
             [decode_image(im, spec, pixels, f"image {i}") for i, im in enumerate(opened)]
         )
 
-    return await pool.run_if(total > INLINE_PIXELS, decode)
+    with child_span("decode"):
+        return await pool.run_if(total > INLINE_PIXELS, decode)
 
 
 async def read_images(

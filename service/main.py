@@ -21,7 +21,8 @@ import sys
 import uvicorn
 
 from service.concurrency import Concurrency
-from service.server import configure_logging, http_protocol, serve
+from service.logs import configure_logging, log_config
+from service.server import http_protocol, serve
 from service.settings import Settings
 from service.workers import Supervisor, reuseport_supported
 
@@ -35,7 +36,7 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     overrides = {k: v for k, v in vars(args).items() if v is not None}
     settings = Settings(**overrides)
-    configure_logging(settings)
+    configure_logging(settings.log_level, settings.log_format)
     plan = Concurrency.plan(settings)
     if plan.workers > 1 and reuseport_supported():
         stop_timeout = settings.shutdown_delay_s + settings.drain_seconds + 10
@@ -51,6 +52,8 @@ def main(argv: list[str] | None = None) -> None:
             port=settings.port,
             workers=plan.workers,
             log_level=settings.log_level,
+            log_config=log_config(settings.log_level, settings.log_format),
+            access_log=False,  # service/observe.py writes the access log
             timeout_graceful_shutdown=int(settings.drain_seconds),
             timeout_keep_alive=settings.keepalive_timeout_s,
             http=http_protocol(settings),

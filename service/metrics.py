@@ -1,4 +1,4 @@
-"""Prometheus metrics (prefix ali_, base units) and the ASGI middleware that records requests.
+"""Prometheus metrics (prefix ali_, base units); service/observe.py records the requests.
 
 Each app gets its own CollectorRegistry so several apps (tests) don't collide. With several
 worker processes, PROMETHEUS_MULTIPROC_DIR (set by the supervisor when unset, service/workers.py)
@@ -8,9 +8,7 @@ through prometheus-client's multiprocess collector (gauges use "livesum").
 
 from __future__ import annotations
 
-import asyncio
 import os
-import time
 from typing import Any
 
 from prometheus_client import (
@@ -21,7 +19,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from service.batcher import BatchObserver
 
@@ -61,28 +59,28 @@ class Metrics:
         self.batch_size = Histogram(
             "ali_batch_size",
             "Rows per network call",
-            ["model", "network"],
+            ["model", "version", "network"],
             buckets=BATCH_BUCKETS,
             registry=r,
         )
         self.queue_wait = Histogram(
             "ali_queue_wait_seconds",
             "Time rows wait in the batcher queue",
-            ["model", "network"],
+            ["model", "version", "network"],
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
         self.inference = Histogram(
             "ali_inference_duration_seconds",
             "onnxruntime time per batch",
-            ["model", "network"],
+            ["model", "version", "network"],
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
         self.queue_depth = Gauge(
             "ali_queue_depth",
             "Rows waiting in the batcher",
-            ["model", "network"],
+            ["model", "version", "network"],
             registry=r,
             **gauge_kw,
         )
@@ -97,8 +95,8 @@ class Metrics:
             **gauge_kw,
         )
 
-    def observer(self, model: str, network: str) -> BatchObserver:
-        labels = {"model": model, "network": network}
+    def observer(self, model: str, version: str, network: str) -> BatchObserver:
+        labels = {"model": model, "version": version, "network": network}
         size, inf = self.batch_size.labels(**labels), self.inference.labels(**labels)
         wait, depth = self.queue_wait.labels(**labels), self.queue_depth.labels(**labels)
 
@@ -135,47 +133,3 @@ def matched_route(scope: Scope) -> tuple[str, bool]:
             if endpoint is getattr(r, "endpoint", None) or endpoint is getattr(r, "app", None):
                 return str(r.path), False
     return "unmatched", True
-
-
-class MetricsMiddleware:
-    """Counts every HTTP request by its route template (not the raw path: bounded cardinality).
-
-    Only API operations go into the latency histogram, the SLO metric: a browser loading the
-    playground or /docs would otherwise add fast static-file requests that hide slow model calls.
-    """
-
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self.app, self.metrics = app, metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        status = 0  # no response started yet
-        start = time.perf_counter()
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        self.metrics.in_flight.inc()
-        self.metrics.active_requests += 1
-        try:
-            await self.app(scope, receive, send_wrapper)
-        except asyncio.CancelledError:
-            status = status or 499  # the client went away before a response started
-            raise
-        except Exception:
-            status = status or 500
-            raise
-        finally:
-            self.metrics.in_flight.dec()
-            self.metrics.active_requests -= 1
-            endpoint, operation = matched_route(scope)
-            # No response at all: nobody was left to answer (nginx's 499, client closed request).
-            self.metrics.requests.labels(endpoint, str(status or 499)).inc()
-            if operation:
-                elapsed = time.perf_counter() - start
-                self.metrics.request_duration.labels(endpoint).observe(elapsed)

@@ -23,6 +23,7 @@ from runtime.samplers import DrsBound, Prior, calibrate
 from service.batcher import Batcher
 from service.errors import DeadlineExceeded, InvalidInput, ModelNotFound, NotReady, quote
 from service.metrics import Metrics
+from service.request_info import note_model
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -140,7 +141,7 @@ class ModelRegistry:
                     # With tokens, a second call beside a running one only if it is long.
                     overlap_ok=model.networks[net].worth_parallel if self.tokens else None,
                     max_queue_rows=s.max_queue_rows,
-                    observer=self.metrics.observer(name, net),
+                    observer=self.metrics.observer(name, model.manifest.version, net),
                     requests_in_flight=lambda: self.metrics.active_requests,
                 )
                 b.start()
@@ -175,7 +176,9 @@ class ModelRegistry:
         if name is None:
             raise NotReady("no model is loaded")
         if name in self.models:
-            return self.models[name]
+            served = self.models[name]
+            note_model(name, served.manifest.version)  # for the access log and the trace
+            return served
         if name in self.failures:
             raise NotReady(f"model {name} failed to load: {self.failures[name]}")
         if not _NAME.match(name):

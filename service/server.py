@@ -7,7 +7,6 @@ Both the single-process `ali-serve` (service/main.py) and each worker process
 from __future__ import annotations
 
 import asyncio
-import logging
 import socket
 import threading
 from types import FrameType
@@ -17,6 +16,7 @@ import uvicorn
 from runtime.cores import CoreTokens
 from service.app import create_app
 from service.connections import ConnectionLimits, guarded_protocol
+from service.logs import log_config
 from service.settings import Settings
 
 
@@ -43,12 +43,6 @@ class DrainingServer(uvicorn.Server):
         super().handle_exit(sig, frame)
 
 
-def configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-
-
 def http_protocol(settings: Settings) -> type[asyncio.Protocol]:
     """uvicorn's httptools protocol with the connection limits of `settings`."""
     return guarded_protocol(
@@ -73,6 +67,8 @@ def serve(
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
+        log_config=log_config(settings.log_level, settings.log_format),
+        access_log=False,  # service/observe.py writes the access log, with the request id
         timeout_graceful_shutdown=int(settings.drain_seconds),
         timeout_keep_alive=settings.keepalive_timeout_s,
         http=http_protocol(settings),

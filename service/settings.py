@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -103,6 +104,10 @@ class Settings(BaseSettings):
     host: str = "0.0.0.0"
     port: int = 8000
     log_level: str = "info"
+    log_format: Literal["text", "json"] = Field(
+        "text", description="log lines as text or one JSON object each (service/logs.py)"
+    )
+    access_log: bool = Field(True, description="one line per request, at info level")
     keepalive_timeout_s: int = Field(
         650,
         ge=1,

@@ -28,7 +28,8 @@ from types import FrameType
 from typing import Any
 
 from runtime.cores import CoreTokens, shared_state
-from service.server import configure_logging, serve
+from service.logs import configure_logging
+from service.server import serve
 from service.settings import Settings
 
 logger = logging.getLogger("service.workers")
@@ -59,7 +60,7 @@ def _worker(overrides: dict[str, Any], total_tokens: int | None, shared_tokens: 
     """One worker process: its own socket, app and draining server; `shared_tokens` is the state
     of the `total_tokens` core tokens all workers share (runtime/cores.py; None with CUDA)."""
     settings = Settings(**overrides)
-    configure_logging(settings)
+    configure_logging(settings.log_level, settings.log_format)
     _exit_with_parent(os.getppid())
     try:
         sock = reuseport_socket(settings.host, settings.port)

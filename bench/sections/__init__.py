@@ -12,6 +12,7 @@ from bench.sections import (
     raw_ort,
     sample,
     samplers,
+    tracing,
     training,
 )
 from bench.sections.common import Results, Section
@@ -23,6 +24,7 @@ SECTIONS: tuple[Section, ...] = tuple(
         sample,
         encode,
         defaults,
+        tracing,
         latency,
         ort_vs_torch,
         memory,

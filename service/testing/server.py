@@ -37,29 +37,41 @@ def wait_http(url: str, timeout: float = 60, proc: subprocess.Popen[bytes] | Non
 
 
 def service_env(
-    model_dir: Path, port: int, *, code: Path = ROOT, **settings: object
+    model_dir: Path,
+    port: int,
+    *,
+    code: Path = ROOT,
+    env: dict[str, str] | None = None,
+    **settings: object,
 ) -> dict[str, str]:
-    """The environment for `python -m service.main` on 127.0.0.1:port (settings as ALI_*),
-    importing the service from the checkout `code` (another commit's worktree, for benches)."""
-    env = {
+    """The environment for `python -m service.main` on 127.0.0.1:port (settings as ALI_*, and
+    `env` as is: OTEL_* variables), importing the service from the checkout `code` (another
+    commit's worktree, for benches)."""
+    out = {
         **os.environ,
         "ALI_MODEL_DIR": str(model_dir),
         "ALI_PORT": str(port),
         "ALI_HOST": "127.0.0.1",
         "ALI_LOG_LEVEL": "warning",
         "PYTHONPATH": str(code),
+        **(env or {}),
     }
-    env.update({f"ALI_{k.upper()}": str(v) for k, v in settings.items()})
-    return env
+    out.update({f"ALI_{k.upper()}": str(v) for k, v in settings.items()})
+    return out
 
 
 def start_service(
-    model_dir: Path, *, log_path: Path | None = None, code: Path = ROOT, **settings: object
+    model_dir: Path,
+    *,
+    log_path: Path | None = None,
+    code: Path = ROOT,
+    env: dict[str, str] | None = None,
+    **settings: object,
 ) -> tuple[subprocess.Popen[bytes], str]:
     """`python -m service.main` on a free port; returns (process, base URL) once ready. Its
     output goes to `log_path` (default: a temporary file)."""
     port = free_port()
-    env = service_env(model_dir, port, code=code, **settings)
+    environ = service_env(model_dir, port, code=code, env=env, **settings)
     # Logs go to a file: a pipe nobody reads could fill up and block the server.
     if log_path is None:
         with tempfile.NamedTemporaryFile(prefix="ali-service-", suffix=".log", delete=False) as f:
@@ -67,7 +79,7 @@ def start_service(
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "service.main"],
-            env=env,
+            env=environ,
             cwd=code,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -57,7 +57,7 @@ class V2InferFastPath:
                 app.state.settings,
                 app.state.cpu_pool,
             )
-        except Exception as e:  # ClientDisconnect (499), ServiceError, the body limit's 413, bugs  # ServiceError, BodyTooLarge from the body limit's receive, bugs
+        except Exception as e:  # ClientDisconnect (499), ServiceError, the body limit's 413, bugs
             await render_error(scope["path"], e)(scope, receive, send)
             return
         head = [

@@ -11,6 +11,7 @@ from service.cpu_pool import INLINE_BYTES, INLINE_VALUES, CpuPool
 from service.errors import BadRequest, quote
 from service.inputs import parse_json
 from service.settings import Settings
+from service.tracing import child_span
 from service.v2.catalog import V2Model
 from service.v2.schemas import InferRequest, InferResponse
 from service.v2.tensors import decode_inputs, encode_output, inflate, output_choice, split_body
@@ -47,12 +48,16 @@ async def infer(
     """Parse, batch-infer, answer. Large bodies are parsed, and large JSON answers written, in
     the CPU pool (service/cpu_pool.py) rather than on the event loop."""
     heavy_in = len(body) > INLINE_BYTES or content_encoding is not None  # gzip may inflate
-    request, feeds, chosen = await pool.run_if(
-        heavy_in, _parse, model, body, content_encoding, head_length, settings
-    )
+    with child_span("decode"):
+        request, feeds, chosen = await pool.run_if(
+            heavy_in, _parse, model, body, content_encoding, head_length, settings
+        )
     results = await model.infer(feeds)
     json_values = sum(results[name].size for name, binary in chosen if not binary)
-    return await pool.run_if(json_values > INLINE_VALUES, _answer, model, request, chosen, results)
+    with child_span("encode response"):
+        return await pool.run_if(
+            json_values > INLINE_VALUES, _answer, model, request, chosen, results
+        )
 
 
 def _parse(

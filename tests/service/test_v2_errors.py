@@ -231,8 +231,12 @@ def test_deadline_is_504(root: Path) -> None:
 
 def _batches(c: TestClient) -> tuple[float, float]:
     text = c.get("/metrics").text
-    count = re.search(r'ali_batch_size_count\{model="tiny",network="decoder"\} (\S+)', text)
-    total = re.search(r'ali_batch_size_sum\{model="tiny",network="decoder"\} (\S+)', text)
+    count = re.search(
+        r'ali_batch_size_count\{model="tiny",network="decoder",version="1"\} (\S+)', text
+    )
+    total = re.search(
+        r'ali_batch_size_sum\{model="tiny",network="decoder",version="1"\} (\S+)', text
+    )
     return (float(count.group(1)), float(total.group(1))) if count and total else (0.0, 0.0)
 
 
