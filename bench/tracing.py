@@ -108,10 +108,10 @@ def run(models: Path, model: str, rounds: int, seconds: int, smoke: bool) -> dic
                 print(f"[round {r + 1}/{rounds}] {name} ...", file=sys.stderr)
                 url = urls[name] + req.path
                 http_load.wrk(url, CONCURRENCY, max(1, seconds // 2), script)  # warm-up
-                r = http_load.wrk(url, CONCURRENCY, seconds, script)
-                if r["non_2xx"]:
-                    raise RuntimeError(f"{name}: {r['non_2xx']:.0f} answers were not 2xx")
-                rps[name].append(r["requests_per_s"])
+                got = http_load.wrk(url, CONCURRENCY, seconds, script)
+                if got["non_2xx"]:
+                    raise RuntimeError(f"{name}: {got['non_2xx']:.0f} answers were not 2xx")
+                rps[name].append(got["requests_per_s"])
     sink.shutdown()
     ratios = {name: [a / b for a, b in zip(rps[name], rps["off"], strict=True)] for name in chosen}
     return {
