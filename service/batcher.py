@@ -94,6 +94,7 @@ class Batcher:
         self._overlap_ok = overlap_ok
         self._running: set[asyncio.Task[None]] = set()
         self._batches = 0  # batches run so far: the id's counter
+        self._pid = os.getpid()  # batchers start in the worker process, after any fork
 
     # ---- lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
@@ -223,7 +224,7 @@ class Batcher:
     async def _run_batch(self, batch: list[_Item]) -> None:
         now = time.perf_counter()
         self._batches += 1
-        batch_id = f"{os.getpid()}:{self.name}:{self._batches}"  # unique across workers
+        batch_id = f"{self._pid}:{self.name}:{self._batches}"  # unique across workers
         rows = sum(item.rows for item in batch)
         traced: list[tuple[RequestInfo, float]] = []
         for item in batch:

@@ -48,7 +48,8 @@ class ObserveMiddleware:
         if self.tracing.enabled:
             self.tracing.start_request(info, scope["method"], traceparent)
         status = 0  # no response started yet
-        sizes = [0, 0]  # body bytes in, out
+        log = self.access_log and access_log.isEnabledFor(logging.INFO)
+        sizes = [0, 0]  # body bytes in, out: counted only for the access log
         start = time.perf_counter()
 
         async def counting_receive() -> Message:
@@ -61,14 +62,14 @@ class ObserveMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message["headers"] = [*message.get("headers", ()), id_header]
-            elif message["type"] == "http.response.body":
+            elif log:
                 sizes[1] += len(message.get("body", b""))
             await send(message)
 
         self.metrics.in_flight.inc()
         self.metrics.active_requests += 1
         try:
-            await self.app(scope, counting_receive, send_wrapper)
+            await self.app(scope, counting_receive if log else receive, send_wrapper)
         except asyncio.CancelledError:
             status = status or 499  # the client went away before a response started
             raise
@@ -85,7 +86,7 @@ class ObserveMiddleware:
             self.metrics.requests.labels(endpoint, str(status)).inc()
             if operation:
                 self.metrics.request_duration.labels(endpoint).observe(elapsed)
-            if self.access_log and access_log.isEnabledFor(logging.INFO):
+            if log:
                 self._log(scope, info, endpoint, status, elapsed, sizes)
             if info.span is not None:
                 _end_span(info, scope["method"], endpoint, status)

@@ -9,6 +9,7 @@ while the request is handled (service/logs.py).
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from contextvars import ContextVar
@@ -24,13 +25,26 @@ _TRACEPARENT = re.compile(r"[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}"
 
 def request_id(client_id: str | None, traceparent: str | None) -> str:
     """The client's X-Request-ID if it is a plain token, else the trace id of a valid
-    `traceparent` (so logs and traces share the id), else 32 random hex digits."""
+    `traceparent` (so logs and traces share the id), else a new id: 32 hex digits, this
+    process's random prefix and a counter (unique without a system call per request)."""
     if client_id and _CLIENT_ID.fullmatch(client_id):
         return client_id
     m = _TRACEPARENT.fullmatch(traceparent.strip()) if traceparent else None
     if m and m.group(1) != "0" * 32:
         return m.group(1)
-    return os.urandom(16).hex()
+    return f"{_PREFIX}{next(_COUNTER):016x}"
+
+
+_PREFIX = os.urandom(8).hex()
+_COUNTER = itertools.count(1)
+
+
+def _new_prefix() -> None:  # a forked worker must not repeat its parent's ids
+    global _PREFIX
+    _PREFIX = os.urandom(8).hex()
+
+
+os.register_at_fork(after_in_child=_new_prefix)
 
 
 @dataclass
