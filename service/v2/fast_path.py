@@ -4,7 +4,7 @@ The route in service/routers/v2.py does the same work (service/v2/infer.py) and 
 OpenAPI, the versioned path and anything this path does not take. On one-image requests,
 FastAPI's routing, dependency solving and exception layers cost a worker about as much CPU as the
 inference itself (py-spy, docs/peers.md); here a request goes from the body straight to the
-batcher. It sits inside the body-limit and metrics middlewares, labels itself with the route's
+batcher. It sits inside the body-limit and observe (service/observe.py) middlewares, labels itself with the route's
 template for the metrics, and renders errors with the one renderer (service/errors.py).
 """
 
@@ -28,7 +28,7 @@ PATH = re.compile(r"/v2/models/([^/]+)/infer")
 
 @dataclass(frozen=True)
 class RouteLabel:
-    """What the metrics middleware reads of a matched route (service/metrics.matched_route)."""
+    """What the observe middleware reads of a matched route (service/metrics.matched_route)."""
 
     path: str = "/v2/models/{name}/infer"  # the FastAPI route's template
     include_in_schema: bool = True
