@@ -4,8 +4,9 @@ The route in service/routers/v2.py does the same work (service/v2/infer.py) and 
 OpenAPI, the versioned path and anything this path does not take. On one-image requests,
 FastAPI's routing, dependency solving and exception layers cost a worker about as much CPU as the
 inference itself (py-spy, docs/peers.md); here a request goes from the body straight to the
-batcher. It sits inside the body-limit and observe (service/observe.py) middlewares, labels itself with the route's
-template for the metrics, and renders errors with the one renderer (service/errors.py).
+batcher. It sits inside the body-limit and observe (service/observe.py) middlewares, labels
+itself with the route's template for the metrics, and renders errors with the one renderer
+(service/errors.py).
 """
 
 from __future__ import annotations
