@@ -64,7 +64,7 @@ typecheck: $(DEV_VENV)/.installed
 image-test:
 	bash deploy/image-test.sh
 
-bench: $(DEV_VENV)/.installed  ## full benchmark (<= 12 min): BENCHMARKS.md + bench/results.json
+bench: $(DEV_VENV)/.installed  ## full benchmark (~15 min): BENCHMARKS.md + bench/results.json
 	$(DEV_VENV)/bin/python -m bench.run
 	$(DEV_VENV)/bin/python -m bench.samplers
 	$(DEV_VENV)/bin/python -m bench.tracing
