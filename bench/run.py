@@ -126,6 +126,20 @@ def write_results(res: Results) -> None:
     RESULTS.write_text(json.dumps(res, indent=2, default=str) + "\n")
 
 
+def store_section(
+    key: str,
+    figures: dict[str, object],
+    results: Path = RESULTS,
+    page: Path = ROOT / "BENCHMARKS.md",
+) -> None:
+    """A section another script measures (bench/samplers.py, bench/tracing.py): its figures into
+    `results` under `key`, the other sections' kept, then `page` rendered again."""
+    res = json.loads(results.read_text())
+    res[key] = figures
+    results.write_text(json.dumps(res, indent=2, default=str) + "\n")
+    page.write_text(markdown(load_results(results)))
+
+
 def train_only(out: Path, quick: bool = False) -> None:
     """Section 7 alone, stamped with its own date and commit, merged into results.json."""
     import torch

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from bench.http_load import server
 from bench.provenance import stamp
-from bench.run import RESULTS, ROOT, load_results, markdown
+from bench.run import ROOT, store_section
 from runtime.manifest import load_manifest
 from runtime.samplers import SAMPLERS
 from service.testing.tiny_models import make_tiny_model
@@ -94,10 +94,7 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(run(root, ["tiny"], 3), indent=2))
         return
     res = run(Path(args.models), args.model or ["mnist", "mnist-cond"], args.requests)
-    results = json.loads(RESULTS.read_text())
-    results["samplers"] = res
-    RESULTS.write_text(json.dumps(results, indent=2, default=str) + "\n")
-    (ROOT / "BENCHMARKS.md").write_text(markdown(load_results(RESULTS)))
+    store_section("samplers", res)
     print(json.dumps(res, indent=2))
 
 

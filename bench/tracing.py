@@ -35,7 +35,7 @@ from bench import baseline, http_load
 from bench.peers.specs import MAX_BATCH, MAX_WAIT_MS
 from bench.peers.workloads import request, workloads
 from bench.provenance import stamp
-from bench.run import RESULTS, ROOT, load_results, markdown
+from bench.run import ROOT, store_section
 from runtime.cores import usable_cores
 
 BEFORE = "e62c534"  # the last commit before request ids, the JSON log and tracing
@@ -145,10 +145,7 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(run(Path(args.models), args.model, 1, 1, smoke=True), indent=2))
         return
     res = run(Path(args.models), args.model, args.rounds, args.seconds, smoke=False)
-    results = json.loads(RESULTS.read_text())
-    results["tracing"] = res
-    RESULTS.write_text(json.dumps(results, indent=2, default=str) + "\n")
-    (ROOT / "BENCHMARKS.md").write_text(markdown(load_results(RESULTS)))
+    store_section("tracing", res)
     print(json.dumps(res, indent=2))
 
 

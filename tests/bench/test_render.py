@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from bench.run import RESULTS, ROOT, load_results, main, markdown
@@ -30,3 +31,19 @@ def test_render_is_the_same_on_any_later_day(monkeypatch) -> None:
     md = markdown(res)
     assert "2100" not in md
     assert md == (ROOT / "BENCHMARKS.md").read_text()
+
+
+def test_store_section_keeps_the_other_sections_and_renders(tmp_path: Path) -> None:
+    from bench.run import store_section
+
+    results, page = tmp_path / "results.json", tmp_path / "BENCHMARKS.md"
+    results.write_text(RESULTS.read_text())
+    committed = json.loads(RESULTS.read_text())
+    figures = json.loads(RESULTS.read_text())["tracing"] | {"date": "2099-01-01"}
+    store_section("tracing", figures, results, page)
+    stored = json.loads(results.read_text())
+    assert stored["tracing"]["date"] == "2099-01-01"
+    assert {k: v for k, v in stored.items() if k != "tracing"} == {
+        k: v for k, v in committed.items() if k != "tracing"
+    }
+    assert "on 2099-01-01 at commit" in page.read_text()
