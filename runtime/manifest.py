@@ -1,12 +1,12 @@
 """The model manifest: the one contract between `training/` (writes it) and `service/` (reads it).
 
-Free of torch and FastAPI on purpose; both sides import this module. A model directory holds
-manifest.json plus the ONNX files it names:
+Free of torch and FastAPI on purpose; both sides import this module. A model version's folder
+(runtime/repository.py: models/NAME/VERSION) holds manifest.json plus the ONNX files it names:
 
-    models/NAME/manifest.json
-    models/NAME/encoder.onnx        x [N, C, H, W] (+ y [N] int64) -> mu, log_sigma [N, nlat]
-    models/NAME/decoder.onnx        z [N, nlat] (+ y)             -> x [N, C, H, W]
-    models/NAME/discriminator.onnx  x, z (+ y)                     -> logit [N]
+    manifest.json
+    encoder.onnx        x [N, C, H, W] (+ y [N] int64) -> mu, log_sigma [N, nlat]
+    decoder.onnx        z [N, nlat] (+ y)             -> x [N, C, H, W]
+    discriminator.onnx  x, z (+ y)                     -> logit [N]
 """
 
 from __future__ import annotations
@@ -151,7 +151,10 @@ def verify_files(manifest: Manifest, model_dir: Path) -> None:
 
 
 def load_manifest(model_dir: str | Path, verify: bool = True) -> Manifest:
-    model_dir = Path(model_dir)
+    """A version folder's manifest; a model folder (models/NAME) means its newest version."""
+    from runtime.repository import latest_version_dir  # it reads this module's names
+
+    model_dir = latest_version_dir(model_dir)
     path = model_dir / MANIFEST_FILE
     if not path.is_file():
         raise ManifestError(f"{model_dir.name}: no {MANIFEST_FILE}")

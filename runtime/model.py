@@ -19,6 +19,7 @@ import onnxruntime as ort
 from runtime.cores import CoreTokens
 from runtime.manifest import NETWORKS, Manifest, load_manifest
 from runtime.options import RuntimeOptions
+from runtime.repository import latest_version_dir
 
 log = logging.getLogger(__name__)
 
@@ -211,9 +212,10 @@ class Model:
 def load_model(
     directory: str | Path, options: RuntimeOptions | None = None, tokens: CoreTokens | None = None
 ) -> Model:
-    """Validate the manifest and file hashes, then open the sessions of each network."""
+    """Validate the manifest and file hashes, then open the sessions of each network.
+    `directory`: a version's folder, or a model folder (its newest version)."""
     options = options or RuntimeOptions()
-    directory = Path(directory)
+    directory = latest_version_dir(directory)
     manifest = load_manifest(directory, verify=True)
     model = Model(manifest, directory)
     for net in NETWORKS:

@@ -28,6 +28,7 @@ RULES: tuple[tuple[frozenset[str], re.Pattern[str], str], ...] = tuple(
         ("POST", r"/encode|/decode|/reconstruct|/interpolate|/score", "infer"),
         ("GET HEAD", r"/sample", "infer"),
         ("POST", r"/v2/models/[^/]+(/versions/[^/]+)?/infer", "infer"),
+        ("POST", r"/v2/repository/index|/v2/repository/models/[^/]+/(load|unload)", "admin"),
         ("GET HEAD", r"/models(/[^/]+)?", "read"),
         ("GET HEAD", r"/v2|/v2/models/[^/]+(/versions/[^/]+)?(/ready|/config)?", "read"),
     )

@@ -22,9 +22,19 @@ from service.concurrency import Concurrency
 from service.cpu_pool import CpuPool
 from service.errors import install_error_handlers
 from service.metrics import Metrics
+from service.model_control import ModelControl
 from service.observe import ObserveMiddleware
 from service.registry import ModelRegistry
-from service.routers import docs, generation, health, inference, models, playground, v2
+from service.routers import (
+    docs,
+    generation,
+    health,
+    inference,
+    models,
+    playground,
+    repository,
+    v2,
+)
 from service.security_headers import SecurityHeadersMiddleware
 from service.settings import Settings
 from service.tracing import Tracing
@@ -88,14 +98,17 @@ def create_app(
         total = Concurrency.plan(settings).cpu_tokens
         tokens = CoreTokens(total) if total else None
     registry = ModelRegistry(settings, metrics, tokens=tokens)
+    control = ModelControl.for_settings(settings, registry)
     secret = settings.api_key.get_secret_value() if settings.api_key else None
     keys = KeyRing(settings.api_keys_file, secret)
     cpu_pool = CpuPool(usable_cores(), settings.max_cpu_queue)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await registry.load_all()
-        log.info("ready: %s", registry.readiness()[1])
+        registry.start()
+        await control.start()
+        registry.ready = True
+        log.info("ready (model control %s): %s", control.mode, registry.readiness()[1])
         if not keys.enabled and not is_loopback(settings.host):
             log.warning(
                 "listening on %s with no API keys: anyone who can reach the port may call every "
@@ -106,6 +119,7 @@ def create_app(
             yield
         finally:
             registry.draining = True
+            await control.stop()
             await registry.close()
             cpu_pool.close()
             tracing.shutdown()
@@ -127,6 +141,7 @@ def create_app(
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.registry = registry
+    app.state.model_control = control
     app.state.cpu_pool = cpu_pool
     install_error_handlers(app)
     if keys.enabled:
@@ -146,7 +161,7 @@ def create_app(
         ObserveMiddleware, metrics=metrics, tracing=tracing, access_log=settings.access_log
     )
     app.add_middleware(SecurityHeadersMiddleware)  # outermost: nosniff, CSP; HEAD runs as GET
-    routers = (health, models, inference, generation, v2, docs)
+    routers = (health, models, inference, generation, v2, repository, docs)
     for r in (m.router for m in routers):
         app.include_router(r)
     playground.install(app)  # GET /: the page in service/static

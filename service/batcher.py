@@ -101,6 +101,11 @@ class Batcher:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._loop(), name=self.name)
 
+    @property
+    def idle(self) -> bool:
+        """Nothing queued and no batch running."""
+        return not self._items and not self._running
+
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()

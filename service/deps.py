@@ -34,8 +34,12 @@ async def get_model(
     model: Annotated[
         str | None, Query(description="model name; default: the configured default model")
     ] = None,
+    version: Annotated[
+        str | None,
+        Query(max_length=16, description="model version; default: the newest one served"),
+    ] = None,
 ) -> ServedModel:
-    return registry.get(model)
+    return registry.get(model, version)
 
 
 Registry = Annotated[ModelRegistry, Depends(get_registry)]

@@ -24,6 +24,7 @@ from starlette.types import Scope
 from service.batcher import BatchObserver
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+LOAD_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 BATCH_BUCKETS = tuple(float(2**i) for i in range(10))  # 1, 2, 4, ... 512
 
 
@@ -39,8 +40,8 @@ class Metrics:
         gauge_kw: dict[str, Any] = {"multiprocess_mode": "livesum"} if _multiproc() else {}
         self.requests = Counter(
             "ali_requests",
-            "HTTP requests by endpoint and status code",
-            ["endpoint", "code"],
+            "HTTP requests by endpoint, status code, and the model and version that answered",
+            ["endpoint", "code", "model", "version"],
             registry=r,
         )
         self.requests_by_key = Counter(
@@ -89,10 +90,25 @@ class Metrics:
         )
         self.model_info = Gauge(
             "ali_model_info",
-            "Loaded models (value 1) with the provider that really runs them",
+            "Loaded model versions (value 1; 0 once released) with the provider that runs them",
             ["model", "version", "provider"],
             registry=r,
             **gauge_kw,
+        )
+
+        self.model_state = Gauge(
+            "ali_model_state",
+            "Model versions by load state (1 for the current state; summed over workers)",
+            ["model", "version", "state"],
+            registry=r,
+            **gauge_kw,
+        )
+        self.model_load = Histogram(
+            "ali_model_load_seconds",
+            "Time to load, warm up and calibrate a model version",
+            ["model"],
+            buckets=LOAD_BUCKETS,
+            registry=r,
         )
 
     def observer(self, model: str, version: str, network: str) -> BatchObserver:

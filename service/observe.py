@@ -22,7 +22,7 @@ from service.metrics import Metrics, matched_route
 from service.request_info import CURRENT, RequestInfo, request_id
 from service.tracing import Tracing
 
-access_log = logging.getLogger(ACCESS)
+_access = logging.getLogger(ACCESS)
 
 
 class ObserveMiddleware:
@@ -48,7 +48,7 @@ class ObserveMiddleware:
         if self.tracing.enabled:
             self.tracing.start_request(info, scope["method"], traceparent)
         status = 0  # no response started yet
-        log = self.access_log and access_log.isEnabledFor(logging.INFO)
+        log = self.access_log and _access.isEnabledFor(logging.INFO)
         sizes = [0, 0]  # body bytes in, out: counted only for the access log
         start = time.perf_counter()
 
@@ -61,7 +61,13 @@ class ObserveMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), id_header]
+                headers = [*message.get("headers", ()), id_header]
+                if info.model is not None and info.version is not None:  # set by registry.get
+                    headers += [
+                        (b"x-model", info.model.encode()),
+                        (b"x-model-version", info.version.encode()),
+                    ]
+                message["headers"] = headers
             elif log:
                 sizes[1] += len(message.get("body", b""))
             await send(message)
@@ -77,13 +83,16 @@ class ObserveMiddleware:
             status = status or 500
             raise
         finally:
+            info.release()
             self.metrics.in_flight.dec()
             self.metrics.active_requests -= 1
             elapsed = time.perf_counter() - start
             endpoint, operation = matched_route(scope)
             # No response at all: nobody was left to answer (nginx's 499, client closed request).
             status = status or 499
-            self.metrics.requests.labels(endpoint, str(status)).inc()
+            self.metrics.requests.labels(
+                endpoint, str(status), info.model or "", info.version or ""
+            ).inc()
             if operation:
                 self.metrics.request_duration.labels(endpoint).observe(elapsed)
             if log:
@@ -116,7 +125,7 @@ class ObserveMiddleware:
         batches = ",".join(
             f"{b}({n})" for b, n in zip(info.batch_ids, info.batch_sizes, strict=True)
         )
-        access_log.info(
+        _access.info(
             '%s "%s %s" %d %.1fms model=%s@%s wait=%.1fms batches=%s in=%d out=%d',
             fields["client"],
             scope["method"],

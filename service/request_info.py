@@ -57,11 +57,18 @@ class RequestInfo:
     batch_sizes: list[int] = field(default_factory=list)  # rows of each of those batches
     span: Any = None  # the request's OpenTelemetry span when tracing is on (service/tracing.py)
     tracer: Any = None  # and the tracer that made it, for child spans
+    leases: list[Any] = field(default_factory=list)  # the model versions it was routed to
 
     def note_batch(self, batch_id: str, rows: int, waited_s: float) -> None:
         self.batch_ids.append(batch_id)
         self.batch_sizes.append(rows)
         self.queue_wait_s += waited_s
+
+    def release(self) -> None:
+        """The request has finished: its model versions may be closed (service/registry.py)."""
+        for served in self.leases:
+            served.users -= 1
+        self.leases.clear()
 
 
 CURRENT: ContextVar[RequestInfo | None] = ContextVar("ali_request", default=None)
@@ -71,8 +78,12 @@ def current() -> RequestInfo | None:
     return CURRENT.get()
 
 
-def note_model(name: str, version: str) -> None:
-    """Record which model (and version) the request being handled was routed to."""
+def lease(served: Any) -> None:
+    """Route the request being handled to `served`, one version of a model (a ServedModel of
+    service/registry.py): noted for the access log, the trace and the X-Model-Version header,
+    and held until the request ends, so that a swap does not close it under the request."""
     info = CURRENT.get()
     if info is not None:
-        info.model, info.version = name, version
+        info.model, info.version = served.model.name, served.version
+        served.users += 1
+        info.leases.append(served)

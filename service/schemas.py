@@ -118,7 +118,8 @@ class ScoreOut(BaseModel):
 
 class ModelOut(BaseModel):
     name: str
-    version: str
+    version: str = Field(description="the version requests without ?version= get: the newest")
+    versions: list[str] = Field(default_factory=list, description="every version served")
     ready: bool
     conditional: bool | None = None
     image: ImageSpec | None = None

@@ -14,6 +14,7 @@ from runtime.options import (
     GraphOptimization,
     RuntimeOptions,
 )
+from runtime.repository import LATEST_ONE, VersionPolicy
 from runtime.samplers import DRS_CALIBRATION, MAX_DRS_PROPOSALS
 
 
@@ -23,6 +24,21 @@ class Settings(BaseSettings):
     # Models
     model_dir: Path = Field(Path("models"), description="folder of model folders (manifest.json)")
     default_model: str | None = Field(None, description="model used when ?model= is omitted")
+    model_control: Literal["none", "poll", "explicit"] = Field(
+        "none",
+        description="none: the models at start-up; poll: rescan every repository_poll_s; "
+        "explicit: the v2 repository API loads and unloads (service/model_control.py)",
+    )
+    repository_poll_s: float = Field(5.0, gt=0, description="poll mode: seconds between scans")
+    version_policy: VersionPolicy = Field(
+        LATEST_ONE,
+        description="versions served per model, as JSON in Triton's names, unless the model "
+        'folder has a version_policy.json: {"latest": {"num_versions": N}}, {"all": {}} or '
+        '{"specific": {"versions": [1, 3]}}',
+    )
+    control_dir: Path | None = Field(
+        None, description="explicit mode: the folder all workers share (the supervisor makes it)"
+    )
 
     # onnxruntime
     providers: list[str] | None = Field(

@@ -36,6 +36,9 @@ logger = logging.getLogger("service.workers")
 
 STARTUP_FAILURE = 3  # uvicorn's exit code when the app fails to start (also ours for bind errors)
 RESTART_BACKOFF_S = 1.0
+# Folders the workers share: the metrics of all (service/metrics.py), model control's state
+# (service/model_control.py).
+SHARED_DIRS = {"PROMETHEUS_MULTIPROC_DIR": "ali-metrics-", "ALI_CONTROL_DIR": "ali-control-"}
 
 
 def reuseport_supported() -> bool:
@@ -118,18 +121,19 @@ class Supervisor:
         """Blocks until stopped; returns the exit code for the supervisor process."""
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
-        # /metrics must sum every worker: without a folder of the operator's, one of our own
-        # (the workers, spawned after this, inherit the variable), removed on exit.
-        own_metrics_dir = None
-        if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-            own_metrics_dir = tempfile.mkdtemp(prefix="ali-metrics-")
-            os.environ["PROMETHEUS_MULTIPROC_DIR"] = own_metrics_dir
+        # /metrics must sum every worker, and explicit model control needs a folder all workers
+        # share: without the operator's, folders of our own (the workers, spawned after this,
+        # inherit the variables), removed on exit.
+        own = {}
+        for variable, prefix in SHARED_DIRS.items():
+            if not os.environ.get(variable):
+                own[variable] = os.environ[variable] = tempfile.mkdtemp(prefix=prefix)
         try:
             return self._supervise()
         finally:
-            if own_metrics_dir:
-                del os.environ["PROMETHEUS_MULTIPROC_DIR"]
-                shutil.rmtree(own_metrics_dir, ignore_errors=True)
+            for variable, folder in own.items():
+                del os.environ[variable]
+                shutil.rmtree(folder, ignore_errors=True)
 
     def _supervise(self) -> int:
         self.procs = [self._start() for _ in range(self.n)]

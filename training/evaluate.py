@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from runtime.repository import latest_version_dir
 from training.config import preset
 from training.data import sample_mixture
 from training.gibbs import gibbs_steps
@@ -209,7 +210,7 @@ def _cmd_mnist(args: argparse.Namespace) -> None:
     from training.mnist_eval import evaluate_mnist
 
     evaluate_mnist(
-        Path(args.model),
+        latest_version_dir(args.model),  # a model folder means its newest version
         args.data,
         Path(args.classifier),
         write=args.write,
@@ -249,7 +250,9 @@ def main(argv: list[str] | None = None) -> None:
     mx.add_argument("--quiet", action="store_true")
     mx.set_defaults(func=_cmd_mixture)
     mn = sub.add_parser("mnist", help="evaluate an exported model on MNIST")
-    mn.add_argument("--model", required=True, help="model folder (models/NAME)")
+    mn.add_argument(
+        "--model", required=True, help="models/NAME (its newest version) or models/NAME/VERSION"
+    )
     mn.add_argument("--data", required=True, help="keras-layout mnist.npz")
     mn.add_argument(
         "--classifier",

@@ -1,4 +1,4 @@
-"""`ali-export`: checkpoint -> models/NAME/{encoder,decoder,discriminator}.onnx + manifest.json.
+"""`ali-export`: checkpoint -> models/NAME/VERSION/{encoder,decoder,discriminator}.onnx + manifest.json.
 
     ali-export runs/mnist/checkpoint.pt --name mnist --out models/
 
@@ -36,6 +36,7 @@ from runtime.manifest import (
     file_ref,
     write_manifest,
 )
+from runtime.repository import publish_version
 from training.checkpoint import load_checkpoint
 from training.config import ModelConfig
 from training.onnx_rewrite import subpixel_decoder
@@ -188,16 +189,30 @@ def export_checkpoint(
     ckpt_path: str | Path,
     name: str,
     out_root: str | Path,
-    version: str = "1",
+    version: str | None = None,
     opset: int = OPSET,
     classes: list[str] | None = None,
 ) -> Manifest:
+    """Export into the next version folder of `out_root/name` (or `version`), written aside and
+    renamed into place when complete: a server polling the repository never sees half of it."""
     ckpt = load_checkpoint(ckpt_path)
     cfg, modules = inference_modules_from_checkpoint(ckpt)
     if cfg.arch == "toy" or cfg.kind != "ali":
         raise ExportError("only image ALI models are exported (toy and GAN runs have no service)")
-    out = Path(out_root) / name
-    out.mkdir(parents=True, exist_ok=True)
+    with publish_version(out_root, name, version) as (out, version):
+        return _export_into(out, ckpt, cfg, modules, name, version, opset, classes)
+
+
+def _export_into(
+    out: Path,
+    ckpt: dict[str, Any],
+    cfg: ModelConfig,
+    modules: dict[str, nn.Module],
+    name: str,
+    version: str,
+    opset: int,
+    classes: list[str] | None,
+) -> Manifest:
     files = {}
     for net in ("encoder", "decoder", "discriminator"):
         path = out / f"{net}.onnx"
@@ -240,8 +255,8 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="ali-export", description="Export a checkpoint to ONNX.")
     p.add_argument("checkpoint")
     p.add_argument("--name", required=True, help="model name (folder under --out)")
-    p.add_argument("--out", default="models")
-    p.add_argument("--version", default="1")
+    p.add_argument("--out", default="models", help="the model repository")
+    p.add_argument("--version", help="version folder to write (default: the next integer)")
     p.add_argument("--opset", type=int, default=OPSET)
     args = p.parse_args(argv)
     logging.getLogger("torch").setLevel(logging.ERROR)
@@ -250,7 +265,7 @@ def main(argv: list[str] | None = None) -> None:
     except ExportError as e:
         sys.exit(f"ali-export: {e}")
     print(
-        f"exported {m.name} -> {Path(args.out) / m.name} "
+        f"exported {m.name} version {m.version} -> {Path(args.out) / m.name / m.version} "
         f"({sum(f.bytes for f in m.files.values()) / 1e6:.1f} MB)"
     )
 

@@ -33,6 +33,7 @@ from bench.peers import envs, processes, report
 from bench.peers.specs import MAX_BATCH, MAX_WAIT_MS, Peer, peers, service_configs
 from bench.peers.workloads import Workload, decode_answer, request, workloads
 from bench.provenance import git_commit
+from runtime.repository import latest_version_dir
 from service.testing.server import ROOT, free_port, service_env
 
 SERVERS_DIR = Path(__file__).resolve().parent / "servers"
@@ -46,7 +47,7 @@ VARIANTS = {SERVICE: "default", TUNED: "tuned", AUTH: "auth"}
 def expected(model_dir: Path, w: Workload) -> np.ndarray:
     """The right answer, from onnxruntime in this process: [N, features]."""
     sess = ort.InferenceSession(
-        str(model_dir / f"{w.network}.onnx"), providers=["CPUExecutionProvider"]
+        str(latest_version_dir(model_dir) / f"{w.network}.onnx"), providers=["CPUExecutionProvider"]
     )
     outs = sess.run(None, {w.input_name: w.rows})
     return np.concatenate([o.reshape(len(w.rows), -1) for o in outs], axis=1)
@@ -90,7 +91,7 @@ def start_peer(
     env = {
         **os.environ,
         "PYTHONPATH": str(SERVERS_DIR),
-        "PEER_MODEL_DIR": str(model_dir.resolve()),
+        "PEER_MODEL_DIR": str(latest_version_dir(model_dir).resolve()),
         "PEER_PORT": str(port),
         "PEER_WORKERS": str(workers),
         "PEER_INSTANCES": str(peer.config.get("instances_per_model", 1)),

@@ -1,7 +1,7 @@
 """The Open Inference Protocol (KServe v2 REST) on the loaded models; see service/v2/.
 
 Each route that names a model exists twice, as Triton serves it: `/v2/models/{name}/...` and
-`/v2/models/{name}/versions/{version}/...` (404 for any version but the manifest's). Errors are
+`/v2/models/{name}/versions/{version}/...` (that version, if it is served; the first, the newest). Errors are
 `{"error": "message"}` (service/errors.py renders them for every path under /v2).
 """
 
@@ -31,7 +31,7 @@ from service.v2.schemas import (
 
 router = APIRouter(prefix="/v2", tags=["v2 (Open Inference Protocol)"])
 
-EXTENSIONS = ["binary_tensor_data", "model_configuration"]
+EXTENSIONS = ["binary_tensor_data", "model_configuration", "model_repository"]
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": V2Error} for code in (400, 404, 413, 503, 504)
 }
@@ -108,8 +108,8 @@ async def server_ready(registry: Registry) -> JSONResponse:
 
 # ---- models: metadata, readiness, Triton config ----------------------------------------------
 @model_route("get", response_model=ModelMetadata, responses=ERRORS)
-async def model_metadata(model: Model) -> ModelMetadata:
-    return catalog.metadata(model)
+async def model_metadata(model: Model, registry: Registry) -> ModelMetadata:
+    return catalog.metadata(model, registry)
 
 
 @model_route("get", "/ready", response_model=ModelReady, responses=ERRORS)

@@ -46,7 +46,10 @@ def service_env(
 ) -> dict[str, str]:
     """The environment for `python -m service.main` on 127.0.0.1:port (settings as ALI_*, and
     `env` as is: OTEL_* variables), importing the service from the checkout `code` (another
-    commit's worktree, for benches)."""
+    commit's worktree, for benches). That checkout serves its own copy of a model folder of
+    this one: older commits read the layout before versions (runtime/repository.py)."""
+    if code != ROOT and Path(model_dir).resolve().is_relative_to(ROOT):
+        model_dir = code / Path(model_dir).resolve().relative_to(ROOT)
     out = {
         **os.environ,
         "ALI_MODEL_DIR": str(model_dir),

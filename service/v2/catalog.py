@@ -5,7 +5,8 @@
     mnist.discriminator  x, z (+ y)                              -> logit [N] FP32
 
 (y only for conditional models.) Model names may hold dots, network names do not, so the name
-splits at its last dot. The version is the manifest's `version`; tensor names, datatypes and
+splits at its last dot. Versions are the repository's (runtime/repository.py): a request without
+one goes to the newest ready version; tensor names, datatypes and
 shapes are the ONNX graph's as onnxruntime reads it, -1 for the dynamic batch axis.
 """
 
@@ -18,6 +19,7 @@ import numpy as np
 
 from runtime.manifest import NETWORKS
 from runtime.model import CUDA
+from runtime.repository import version_key
 from service.errors import ModelNotFound, quote
 from service.inputs import check_label_range
 from service.registry import ModelRegistry, ServedModel
@@ -77,34 +79,28 @@ class V2Model:
 
 
 def names(registry: ModelRegistry) -> list[str]:
-    return [v2_name(m, n) for m in sorted(registry.models) for n in NETWORKS]
+    return [v2_name(m, n) for m in sorted(registry.latest) for n in NETWORKS]
 
 
 def resolve(registry: ModelRegistry, name: str, version: str | None = None) -> V2Model:
-    """`<model>.<network>` (and version, if given) -> V2Model; 404 unknown, 503 failed to load."""
+    """`<model>.<network>` (and version, if given) -> V2Model; 404 unknown model or version,
+    503 a model (or version) that is not loaded."""
     model, dot, network = name.rpartition(".")
-    if not (dot and model and network in NETWORKS) or (
-        model not in registry.models and model not in registry.failures
-    ):
+    if not (dot and model and network in NETWORKS) or model not in registry.names():
         known = ", ".join(names(registry)) or "none"
         raise ModelNotFound(f"unknown model {quote(name)}; v2 models (<model>.<network>): {known}")
-    served = registry.get(model)  # NotReady (503) if it failed to load
-    if version is not None and version != served.manifest.version:
-        raise ModelNotFound(
-            f"model {quote(name)} has no version {quote(version)}; it serves version "
-            f"{quote(served.manifest.version)}"
-        )
-    return V2Model(name, served, network)
+    return V2Model(name, registry.get(model, version), network)
 
 
 def _meta(spec: TensorSpec) -> TensorMetadata:
     return TensorMetadata(name=spec.name, datatype=spec.datatype, shape=list(spec.shape))
 
 
-def metadata(model: V2Model) -> ModelMetadata:
+def metadata(model: V2Model, registry: ModelRegistry) -> ModelMetadata:
+    served = registry.served.get(model.served.model.name, {})
     return ModelMetadata(
         name=model.name,
-        versions=[model.version],
+        versions=sorted(served, key=version_key, reverse=True) or [model.version],
         platform=PLATFORM,
         inputs=[_meta(s) for s in model.inputs],
         outputs=[_meta(s) for s in model.outputs],

@@ -154,3 +154,18 @@ class ModelConfig(BaseModel):
     output: list[ConfigTensor]
     dynamic_batching: DynamicBatching | None = Field(None, description="absent: batching off")
     instance_group: list[InstanceGroup]
+
+
+class RepositoryIndexRequest(BaseModel):
+    ready: StrictBool | None = Field(None, description="true: only the versions that are READY")
+
+
+class RepositoryIndexEntry(BaseModel):
+    name: str
+    version: str
+    state: str = Field(description="READY, LOADING, UNLOADING or UNAVAILABLE")
+    reason: str = ""
+
+
+class RepositoryLoadRequest(BaseModel):
+    parameters: dict[str, Any] = Field(default_factory=dict)

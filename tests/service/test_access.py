@@ -48,8 +48,15 @@ def bearer(key: str) -> dict[str, str]:
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     root = tmp_path_factory.mktemp("models")
     make_tiny_model(root, "tiny")
+    make_tiny_model(root, "spare")  # the one the matrix unloads
     keys = key_file(root / "keys.txt", KEYS)
-    settings = make_settings(root, api_keys_file=keys, protect_metrics=True)
+    settings = make_settings(
+        root,
+        api_keys_file=keys,
+        protect_metrics=True,
+        model_control="explicit",
+        default_model="tiny",
+    )
     with TestClient(create_app(settings)) as c:
         yield c
 
@@ -69,7 +76,10 @@ def test_key_file_lines() -> None:
 
 
 # ---- every route, every kind of caller ---------------------------------------------------------
-PATH_PARAMS = {"/models/{name}": {"name": "tiny"}}
+PATH_PARAMS = {
+    "/models/{name}": {"name": "tiny"},
+    "/v2/repository/models/{name}/unload": {"name": "spare"},
+}
 V2_PARAMS = {"name": "tiny.decoder", "version": "1"}
 Z = {"name": "z", "shape": [1, 4], "datatype": "FP32", "data": [0.0, 0.0, 0.0, 0.0]}
 

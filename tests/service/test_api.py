@@ -242,10 +242,14 @@ def test_metrics_exposed(client: TestClient) -> None:
         "ali_queue_depth",
         "ali_requests_in_flight",
         "ali_model_info",
+        "ali_model_state",
+        "ali_model_load_seconds",
     ):
         assert name in text, name
-    assert 'ali_requests_total{code="200",endpoint="/sample"}' in text
-    assert 'ali_requests_total{code="422",endpoint="/sample"}' in text
+    # Request counts carry the model and version that answered.
+    assert 'ali_requests_total{code="200",endpoint="/sample",model="tiny",version="1"}' in text
+    assert 'ali_requests_total{code="422",endpoint="/sample",' in text
+    assert 'ali_model_state{model="tiny",state="READY",version="1"} 1.0' in text
     assert 'provider="CPUExecutionProvider"' in text
 
 

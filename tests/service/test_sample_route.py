@@ -83,7 +83,7 @@ def test_route_cap_fills_from_the_best_rejected_and_says_so(model_dir: Path) -> 
     settings = make_settings(model_dir, max_drs_proposals=64)
     with TestClient(create_app(settings)) as c:
         # The tiny models' random discriminators accept well under 1 % of decoder samples.
-        assert c.app.state.registry.models["tiny"].drs_bound.acceptance < 0.05  # type: ignore[attr-defined]
+        assert c.app.state.registry.latest["tiny"].drs_bound.acceptance < 0.05  # type: ignore[attr-defined]
         body = _json(c, "n=32&seed=1&sampler=drs")
         assert body["proposals"] == 64 and body["filled_from_rejected"] > 0
         assert len(body["images"]) == 32

@@ -93,7 +93,7 @@ def test_parity_check_fails_loudly(tmp_path: Path) -> None:
             "decoder",
             DecoderGraph(mods["decoder"]).eval(),
             cfg,
-            tmp_path / "models" / "tiny" / "decoder.onnx",
+            tmp_path / "models" / "tiny" / "1" / "decoder.onnx",
         )
 
 
@@ -113,7 +113,7 @@ def test_shipped_manifests_name_their_preset() -> None:
 def test_manifest_hash_mismatch_is_named(tmp_path: Path) -> None:
     ckpt = tiny_checkpoint(tmp_path, False)
     export_checkpoint(ckpt, "tiny", tmp_path / "models")
-    d = tmp_path / "models" / "tiny"
+    d = tmp_path / "models" / "tiny" / "1"
     m = json.loads((d / "manifest.json").read_text())
     m["files"]["encoder"]["sha256"] = "0" * 64
     (d / "manifest.json").write_text(json.dumps(m))
@@ -123,7 +123,7 @@ def test_manifest_hash_mismatch_is_named(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_models_load_and_hashes_match(name: str) -> None:
-    d = ROOT / "models" / name
+    d = ROOT / "models" / name / "1"
     m = load_manifest(d)  # verifies size and sha256 of every file
     assert m.name == name and m.conditional == (name == "mnist-cond")
     assert sum(f.bytes for f in m.files.values()) <= 15 * 1024 * 1024

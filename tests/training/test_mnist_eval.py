@@ -27,7 +27,7 @@ def test_eval_writes_metrics_figures_and_card(tmp_path: Path, conditional: bool)
     data = write_tiny_mnist(tmp_path / "mnist.npz", n_train=300, n_test=50)
     ckpt = tiny_checkpoint(tmp_path, conditional=conditional)
     export_checkpoint(ckpt, "tiny", tmp_path / "models")
-    model = tmp_path / "models" / "tiny"
+    model = tmp_path / "models" / "tiny" / "1"  # the version ali-export wrote
     eval_main(
         [
             "mnist",

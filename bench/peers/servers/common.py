@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-MODEL_DIR = Path(os.environ.get("PEER_MODEL_DIR", "models/mnist"))
+MODEL_DIR = Path(os.environ["PEER_MODEL_DIR"])  # a version folder (bench/peers/run.py)
 PORT = int(os.environ.get("PEER_PORT", "8100"))
 WORKERS = int(os.environ.get("PEER_WORKERS", "1"))
 THREADS = int(os.environ.get("PEER_THREADS", "1"))
