@@ -199,5 +199,8 @@ def test_v2_routes_have_their_own_metrics(server: str) -> None:
     z = {"name": "z", "shape": [1, 4], "datatype": "FP32", "data": [0, 0, 0, 0]}
     httpx.post(f"{server}/v2/models/tiny.decoder/infer", json={"inputs": [z]}).raise_for_status()
     text = httpx.get(f"{server}/metrics").text
-    assert 'ali_requests_total{code="200",endpoint="/v2/models/{name}/infer",model="tiny",version="1"}' in text
+    assert (
+        'ali_requests_total{code="200",endpoint="/v2/models/{name}/infer",model="tiny",version="1"}'
+        in text
+    )
     assert 'endpoint="/v2/models/{name}"' in text
