@@ -304,10 +304,11 @@ class ModelRegistry:
             await asyncio.sleep(0.01)
         for b in served.batchers.values():
             await b.stop()
+        provider = served.model.provider
         served.batchers = {}
         served.model.networks.clear()  # the sessions go with the last reference
         if status is not None:
-            self.metrics.model_info.labels(name, version, served.model.provider).set(0)
+            self.metrics.model_info.labels(name, version, provider).set(0)
             if self.status.get(name, {}).get(version) is status:  # not reloaded meanwhile
                 self._set_status(name, version, VersionStatus(State.UNAVAILABLE, status.reason))
         log.info("model %s version %s released", name, version)

@@ -24,6 +24,7 @@ from runtime.manifest import (
     file_ref,
     write_manifest,
 )
+from runtime.repository import publish_version
 
 OPSET = 17
 
@@ -72,10 +73,13 @@ def make_tiny_model(
     nlat: int = 4,
     classes: int = 10,
     seed: int = 0,
+    version: str = "1",
+    out: Path | None = None,
 ) -> Path:
+    """Model `name` in `root/name` (the layout before versions), or in the folder `out`."""
     rng = np.random.default_rng(seed)
     d_in = channels * size * size
-    out = root / name
+    out = out or root / name
     out.mkdir(parents=True, exist_ok=True)
     x_info = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", channels, size, size])
     z_info = helper.make_tensor_value_info("z", TensorProto.FLOAT, ["batch", nlat])
@@ -149,7 +153,7 @@ def make_tiny_model(
     manifest = Manifest(
         manifest_version=MANIFEST_VERSION,
         name=name,
-        version="1",
+        version=version,
         created=datetime.now(timezone.utc),
         conditional=conditional,
         image=ImageSpec(channels=channels, height=size, width=size),
@@ -169,3 +173,11 @@ def make_tiny_model(
     )
     write_manifest(manifest, out)
     return out
+
+
+def publish_tiny(root: Path, name: str, seed: int = 0, version: str | None = None) -> Path:
+    """A tiny model published as the next (or the given) version of `name`, as ali-export does;
+    a different seed gives different weights, so answers tell versions apart."""
+    with publish_version(root, name, version) as (folder, v):
+        make_tiny_model(root, name, seed=seed, version=v, out=folder)
+    return root / name / v
