@@ -12,6 +12,9 @@ explicit), which calls `reconcile` and `unload`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
+import gc
 import logging
 import re
 import time
@@ -108,6 +111,15 @@ class ServedModel:
     @property
     def idle(self) -> bool:
         return self.users == 0 and all(b.idle for b in self.batchers.values())
+
+
+def release_freed_memory() -> None:
+    """Hand the heap that released sessions leave free back to the OS (glibc's malloc_trim).
+    Without it, load/unload cycles left the resident set 10-15 % above the first cycle's,
+    though nothing leaked (tests/reliability/test_swap_memory.py)."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _calibrate(model: Model, proposals: int, chunk: int) -> DrsBound:
@@ -307,6 +319,7 @@ class ModelRegistry:
         provider = served.model.provider
         served.batchers = {}
         served.model.networks.clear()  # the sessions go with the last reference
+        release_freed_memory()
         if status is not None:
             self.metrics.model_info.labels(name, version, provider).set(0)
             if self.status.get(name, {}).get(version) is status:  # not reloaded meanwhile

@@ -86,9 +86,9 @@ def test_explicit_load_swaps_to_the_new_version_and_unload_stops_serving(repo: P
         assert c.get("/readyz").status_code == 503  # the default model is gone
         assert c.post(LOAD.format("tiny"), json={"parameters": {}}).status_code == 200
         assert answered_by(c) == "2" and c.get("/readyz").status_code == 200
-        assert 'ali_model_state{model="tiny",state="READY",version="2"} 1.0' in c.get(
-            "/metrics"
-        ).text
+        assert (
+            'ali_model_state{model="tiny",state="READY",version="2"} 1.0' in c.get("/metrics").text
+        )
 
 
 def test_explicit_load_errors_are_400s_with_the_reason(repo: Path) -> None:
