@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,6 +101,7 @@ def repo(tmp_path: Path) -> Path:
     return tmp_path
 
 
+@contextmanager
 def serve(repo: Path, **settings: object) -> Iterator[str]:
     proc, url = start_service(repo, default_model="tiny", **settings)
     try:
@@ -121,7 +123,7 @@ def swap(
 
 def test_explicit_loads_with_two_workers_drop_nothing(repo: Path) -> None:
     # load answers once every worker has swapped, so the strict "sent after" check holds for both
-    for url in serve(repo, model_control="explicit", workers=2):
+    with serve(repo, model_control="explicit", workers=2) as url:
         refs, swapped_at = {"1": reference(repo / "tiny" / "1")}, {}
 
         def go_live(version: str) -> None:
@@ -141,7 +143,7 @@ def test_explicit_loads_with_two_workers_drop_nothing(repo: Path) -> None:
 def test_polled_exports_drop_nothing(repo: Path) -> None:
     # One worker: "live" is when the first request answered by the new version was sent; with
     # two, each worker polls on its own clock and the other may still answer the old one.
-    for url in serve(repo, model_control="poll", repository_poll_s=0.2, workers=1):
+    with serve(repo, model_control="poll", repository_poll_s=0.2, workers=1) as url:
         refs, swapped_at = {"1": reference(repo / "tiny" / "1")}, {}
         load: Load
 
