@@ -68,10 +68,12 @@ bench: $(DEV_VENV)/.installed  ## full benchmark (~15 min): BENCHMARKS.md + benc
 	$(DEV_VENV)/bin/python -m bench.run
 	$(DEV_VENV)/bin/python -m bench.samplers
 	$(DEV_VENV)/bin/python -m bench.tracing
+	$(DEV_VENV)/bin/python -m bench.swaps
 
 bench-smoke: $(DEV_VENV)/.installed
 	$(DEV_VENV)/bin/python -m bench.run --smoke --out /tmp/ali-bench-smoke
 	$(DEV_VENV)/bin/python -m bench.tracing --smoke
+	$(DEV_VENV)/bin/python -m bench.swaps --smoke
 
 # The service against Triton (PyTriton), LitServe, Ray Serve, mosec and BentoML, each installed by
 # the bench into .venv-peers/<name> (~9 min, plus ~5 min of installs the first time).

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from runtime.manifest import NETWORKS
-from runtime.repository import ModelDir, scan
+from runtime.repository import LATEST_ONE, ModelDir, scan
 from service.errors import BadRequest, quote
 from service.registry import IndexEntry, ModelRegistry, State
 from service.settings import Settings
@@ -56,7 +56,7 @@ class ModelControl:
         root = self.settings.model_dir
         if not root.is_dir():
             log.error("model directory %s does not exist", root)
-        return scan(root, self.settings.version_policy)
+        return scan(root, self.settings.version_policy or LATEST_ONE)
 
     async def start(self) -> None:
         await self.registry.reconcile(self.scan())

@@ -14,7 +14,7 @@ from runtime.options import (
     GraphOptimization,
     RuntimeOptions,
 )
-from runtime.repository import LATEST_ONE, VersionPolicy
+from runtime.repository import VersionPolicy
 from runtime.samplers import DRS_CALIBRATION, MAX_DRS_PROPOSALS
 
 
@@ -30,11 +30,11 @@ class Settings(BaseSettings):
         "explicit: the v2 repository API loads and unloads (service/model_control.py)",
     )
     repository_poll_s: float = Field(5.0, gt=0, description="poll mode: seconds between scans")
-    version_policy: VersionPolicy = Field(
-        LATEST_ONE,
-        description="versions served per model, as JSON in Triton's names, unless the model "
-        'folder has a version_policy.json: {"latest": {"num_versions": N}}, {"all": {}} or '
-        '{"specific": {"versions": [1, 3]}}',
+    version_policy: VersionPolicy | None = Field(
+        None,
+        description="versions served per model unless its folder has a version_policy.json, as "
+        'JSON in Triton\'s names: {"latest": {"num_versions": N}} (unset: the newest one), '
+        '{"all": {}} or {"specific": {"versions": [1, 3]}}',
     )
     control_dir: Path | None = Field(
         None, description="explicit mode: the folder all workers share (the supervisor makes it)"

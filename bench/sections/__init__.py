@@ -12,6 +12,7 @@ from bench.sections import (
     raw_ort,
     sample,
     samplers,
+    swaps,
     tracing,
     training,
 )
@@ -25,6 +26,7 @@ SECTIONS: tuple[Section, ...] = tuple(
         encode,
         defaults,
         tracing,
+        swaps,
         latency,
         ort_vs_torch,
         memory,
