@@ -37,9 +37,11 @@ ENV PATH=/opt/venv/bin:$PATH \
     ALI_MODEL_DIR=/app/models \
     ALI_HOST=0.0.0.0 \
     ALI_PORT=8000 \
+    ALI_GRPC_PORT=8001 \
     ALI_PROVIDERS='["CPUExecutionProvider"]'
 USER 10001
 EXPOSE 8000
+EXPOSE 8001
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen(f\"http://127.0.0.1:{os.environ.get('ALI_PORT', '8000')}/readyz\", timeout=2)"]
 CMD ["ali-serve"]
@@ -83,9 +85,11 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     ALI_MODEL_DIR=/app/models \
     ALI_HOST=0.0.0.0 \
-    ALI_PORT=8000
+    ALI_PORT=8000 \
+    ALI_GRPC_PORT=8001
 USER 10001
 EXPOSE 8000
+EXPOSE 8001
 HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen(f\"http://127.0.0.1:{os.environ.get('ALI_PORT', '8000')}/readyz\", timeout=2)"]
 CMD ["ali-serve"]

@@ -5,7 +5,7 @@ TORCH ?= torch==2.13.0
 SERVE_VENV := .venv-serve
 DEV_VENV := .venv
 
-.PHONY: serve test test-serve test-train lint typecheck bench bench-smoke bench-peers bench-peers-smoke image-test mixture models clean
+.PHONY: proto serve test test-serve test-train lint typecheck bench bench-smoke bench-peers bench-peers-smoke image-test mixture models clean
 
 $(SERVE_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(SERVE_VENV)
@@ -64,6 +64,11 @@ typecheck: $(DEV_VENV)/.installed
 image-test:
 	bash deploy/image-test.sh
 
+# The gRPC code the service imports, generated from its .proto (committed: the image has no
+# compiler; tests/service/test_grpc_generated.py fails when it is stale).
+proto: $(DEV_VENV)/.installed
+	$(DEV_VENV)/bin/python -m grpc_tools.protoc -I. --python_out=. --pyi_out=. --grpc_python_out=. service/grpc_api/inference.proto
+
 bench: $(DEV_VENV)/.installed  ## full benchmark (~15 min): BENCHMARKS.md + bench/results.json
 	$(DEV_VENV)/bin/python -m bench.run
 	$(DEV_VENV)/bin/python -m bench.samplers
@@ -79,7 +84,9 @@ bench-smoke: $(DEV_VENV)/.installed
 # the bench into .venv-peers/<name> (~9 min, plus ~5 min of installs the first time).
 bench-peers: $(DEV_VENV)/.installed
 	command -v wrk >/dev/null || apt-get install -y -qq wrk
+	command -v h2load >/dev/null || apt-get install -y -qq nghttp2-client nghttp2-server
 	$(DEV_VENV)/bin/python -m bench.peers
+	$(DEV_VENV)/bin/python -m bench.grpc_peers
 
 bench-peers-smoke: $(DEV_VENV)/.installed
 	command -v wrk >/dev/null || apt-get install -y -qq wrk

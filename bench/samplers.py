@@ -25,6 +25,7 @@ from bench.http_load import server
 from bench.provenance import stamp
 from bench.run import ROOT, store_section
 from runtime.manifest import load_manifest
+from runtime.repository import latest_version_dir
 from runtime.samplers import SAMPLERS
 from service.testing.tiny_models import make_tiny_model
 
@@ -68,7 +69,9 @@ def run(models: Path, names: list[str], requests: int) -> dict:
     }
     with server(models, default_model=names[0]) as (url, _):
         for name in names:
-            metrics = load_manifest(models / name).metrics.get("sampler_metrics", {})
+            metrics = load_manifest(latest_version_dir(models / name)).metrics.get(
+                "sampler_metrics", {}
+            )
             per: dict[str, dict[str, float]] = {}
             for sampler in SAMPLERS:
                 print(f"{name} {sampler} ...", file=sys.stderr)

@@ -151,10 +151,8 @@ def verify_files(manifest: Manifest, model_dir: Path) -> None:
 
 
 def load_manifest(model_dir: str | Path, verify: bool = True) -> Manifest:
-    """A version folder's manifest; a model folder (models/NAME) means its newest version."""
-    from runtime.repository import latest_version_dir  # it reads this module's names
-
-    model_dir = latest_version_dir(model_dir)
+    """A version folder's manifest (runtime.repository.latest_version_dir finds the newest)."""
+    model_dir = Path(model_dir)
     path = model_dir / MANIFEST_FILE
     if not path.is_file():
         raise ManifestError(f"{model_dir.name}: no {MANIFEST_FILE}")

@@ -87,6 +87,7 @@ def create_app(
     settings: Settings | None = None,
     tokens: CoreTokens | None = None,
     tracing: Tracing | None = None,
+    grpc_reuse_port: bool = False,
 ) -> FastAPI:
     """The app. `tokens`: core tokens shared with other worker processes (runtime/cores.py);
     without them, a CPU host makes this process's own (service/concurrency.py). `tracing`:
@@ -108,6 +109,12 @@ def create_app(
         registry.start()
         await control.start()
         registry.ready = True
+        grpc_server = None
+        if settings.grpc:
+            from service.grpc_api.server import GrpcServer  # grpcio only when it is on
+
+            grpc_server = GrpcServer(app.state, app.version, grpc_reuse_port)
+            await grpc_server.start()
         log.info("ready (model control %s): %s", control.mode, registry.readiness()[1])
         if not keys.enabled and not is_loopback(settings.host):
             log.warning(
@@ -119,6 +126,8 @@ def create_app(
             yield
         finally:
             registry.draining = True
+            if grpc_server is not None:
+                await grpc_server.stop()
             await control.stop()
             await registry.close()
             cpu_pool.close()
@@ -142,6 +151,7 @@ def create_app(
     app.state.metrics = metrics
     app.state.registry = registry
     app.state.model_control = control
+    app.state.keys = keys
     app.state.cpu_pool = cpu_pool
     install_error_handlers(app)
     if keys.enabled:

@@ -40,8 +40,9 @@ class Metrics:
         gauge_kw: dict[str, Any] = {"multiprocess_mode": "livesum"} if _multiproc() else {}
         self.requests = Counter(
             "ali_requests",
-            "HTTP requests by endpoint, status code, and the model and version that answered",
-            ["endpoint", "code", "model", "version"],
+            "Requests by endpoint, status code (gRPC: the status name), the model and version "
+            "that answered, and protocol (http, grpc)",
+            ["endpoint", "code", "model", "version", "protocol"],
             registry=r,
         )
         self.requests_by_key = Counter(

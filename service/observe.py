@@ -91,7 +91,7 @@ class ObserveMiddleware:
             # No response at all: nobody was left to answer (nginx's 499, client closed request).
             status = status or 499
             self.metrics.requests.labels(
-                endpoint, str(status), info.model or "", info.version or ""
+                endpoint, str(status), info.model or "", info.version or "", "http"
             ).inc()
             if operation:
                 self.metrics.request_duration.labels(endpoint).observe(elapsed)

@@ -61,7 +61,7 @@ def serve(
     """One server process until it exits (on `sock` if given, else host:port from settings).
 
     Returns False if the app failed to start."""
-    app = create_app(settings, tokens)
+    app = create_app(settings, tokens, grpc_reuse_port=sock is not None)
     config = uvicorn.Config(
         app,
         host=settings.host,

@@ -119,6 +119,8 @@ class Settings(BaseSettings):
     # Server
     host: str = "0.0.0.0"
     port: int = 8000
+    grpc: bool = Field(True, description="serve the v2 protocol over gRPC too, on grpc_port")
+    grpc_port: int = Field(8001, ge=1, le=65535, description="gRPC port (Triton's)")
     log_level: str = "info"
     log_format: Literal["text", "json"] = Field(
         "text", description="log lines as text or one JSON object each (service/logs.py)"

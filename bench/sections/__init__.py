@@ -9,6 +9,7 @@ from bench.sections import (
     memory,
     ort_vs_torch,
     peers,
+    peers_grpc,
     raw_ort,
     sample,
     samplers,
@@ -33,6 +34,7 @@ SECTIONS: tuple[Section, ...] = tuple(
         training,
         samplers,
         peers,
+        peers_grpc,
     )
 )
 

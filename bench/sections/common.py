@@ -21,6 +21,7 @@ from PIL import Image
 from bench import baseline, http_load
 from runtime.cores import usable_cores
 from runtime.manifest import load_manifest
+from runtime.repository import latest_version_dir
 from service.testing.server import ROOT
 from service.testing.tiny_models import make_tiny_model
 
@@ -150,7 +151,7 @@ def digit_png() -> bytes:
 def v2_decode_request(model_dir: Path, n: int, seed: int = 1) -> tuple[bytes, dict[str, str]]:
     """POST /v2/models/<model>.decoder/infer with n latents as a binary FP32 tensor (+ INT64
     labels for a conditional model), all outputs asked for as binary: (body, headers)."""
-    m = load_manifest(model_dir, verify=False)
+    m = load_manifest(latest_version_dir(model_dir), verify=False)
     z = np.random.default_rng(seed).standard_normal((n, m.latent.dim), dtype=np.float32)
     tensors: list[tuple[str, str, np.ndarray]] = [("z", "FP32", z)]
     if m.conditional:

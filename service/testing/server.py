@@ -56,6 +56,7 @@ def service_env(
         "ALI_PORT": str(port),
         "ALI_HOST": "127.0.0.1",
         "ALI_LOG_LEVEL": "warning",
+        "ALI_GRPC": "false",  # on only where asked for (grpc=true, grpc_port=a free port)
         "PYTHONPATH": str(code),
         **(env or {}),
     }

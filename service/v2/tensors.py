@@ -97,7 +97,9 @@ def decode_inputs(
     for tensor in request.inputs:
         spec = by_name.get(tensor.name)
         if spec is None:
-            raise BadRequest(f"unknown input {quote(tensor.name)}; the model takes {_names(specs)}")
+            raise BadRequest(
+                f"unknown input {quote(tensor.name)}; the model takes {names_of(specs)}"
+            )
         if tensor.name in feeds:
             raise BadRequest(f"input {quote(tensor.name)} is given twice")
         _check_header(tensor, spec, max_rows)
@@ -112,31 +114,46 @@ def decode_inputs(
             arr = _from_json(tensor)
         else:
             raise BadRequest(f"input {quote(tensor.name)} has no data (nor binary_data_size)")
-        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-            raise BadRequest(f"input {quote(tensor.name)} has NaN or infinite values")
         feeds[tensor.name] = arr
     if offset != len(binary):
         raise BadRequest(
             f"the body has {len(binary)} bytes after the JSON header but the inputs' "
             f"binary_data_size add up to {offset}"
         )
-    missing = [s.name for s in specs if s.name not in feeds]
-    if missing:
-        raise BadRequest(f"missing inputs {missing}; the model takes {_names(specs)}")
-    rows = {name: a.shape[0] for name, a in feeds.items()}
-    if len(set(rows.values())) > 1:
-        raise BadRequest(f"inputs disagree on the batch size (first dim): {rows}")
+    check_feeds(feeds, specs)
     return feeds
 
 
-def _names(specs: list[TensorSpec]) -> str:
+def check_feeds(feeds: dict[str, np.ndarray], specs: list[TensorSpec]) -> None:
+    """Every input given, finite, and the same number of rows in each (REST and gRPC)."""
+    for name, arr in feeds.items():
+        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+            raise BadRequest(f"input {quote(name)} has NaN or infinite values")
+    missing = [s.name for s in specs if s.name not in feeds]
+    if missing:
+        raise BadRequest(f"missing inputs {missing}; the model takes {names_of(specs)}")
+    rows = {name: a.shape[0] for name, a in feeds.items()}
+    if len(set(rows.values())) > 1:
+        raise BadRequest(f"inputs disagree on the batch size (first dim): {rows}")
+
+
+def names_of(specs: list[TensorSpec]) -> str:
     return ", ".join(f"{s.name} {s.datatype} {list(s.shape)}" for s in specs)
 
 
 def _check_header(tensor: RequestInput, spec: TensorSpec, max_rows: int) -> None:
-    name, shape = tensor.name, tensor.shape
-    if tensor.datatype != spec.datatype:
-        raise BadRequest(f"input {quote(name)} is {spec.datatype}; got datatype {tensor.datatype}")
+    check_tensor(tensor.name, tensor.datatype, tensor.shape, spec, max_rows)
+    extra = (tensor.parameters.model_extra if tensor.parameters else None) or {}
+    if any(k.startswith("shared_memory") for k in extra):
+        raise BadRequest("shared memory inputs are not supported; send data or binary data")
+
+
+def check_tensor(
+    name: str, datatype: str, shape: list[int], spec: TensorSpec, max_rows: int
+) -> None:
+    """An input's datatype and shape against the graph's, and its rows against the limit."""
+    if datatype != spec.datatype:
+        raise BadRequest(f"input {quote(name)} is {spec.datatype}; got datatype {datatype}")
     fits = len(shape) == len(spec.shape) and all(
         want in (-1, got) for got, want in zip(shape, spec.shape, strict=True)
     )
@@ -146,9 +163,6 @@ def _check_header(tensor: RequestInput, spec: TensorSpec, max_rows: int) -> None
         raise BadRequest(f"input {quote(name)} has no rows (shape {shape})")
     if shape[0] > max_rows:
         raise PayloadTooLarge(f"{shape[0]} rows; the limit is {max_rows} per request")
-    extra = (tensor.parameters.model_extra if tensor.parameters else None) or {}
-    if any(k.startswith("shared_memory") for k in extra):
-        raise BadRequest("shared memory inputs are not supported; send data or binary data")
 
 
 def _from_binary(tensor: RequestInput, raw: memoryview, size: int) -> np.ndarray:

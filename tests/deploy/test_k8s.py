@@ -46,7 +46,7 @@ def test_a_typo_is_caught() -> None:
 def client(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("models")
     make_tiny_model(root, "tiny")
-    with TestClient(create_app(Settings(model_dir=root))) as c:
+    with TestClient(create_app(Settings(model_dir=root, grpc=False))) as c:
         yield c
 
 

@@ -27,7 +27,7 @@ def documents() -> dict[str, dict[str, Any]]:
 def dockerfile_ports() -> set[int]:
     text = (ROOT / "Dockerfile").read_text()
     exposed = {int(p) for p in re.findall(r"^EXPOSE (\d+)$", text, re.M)}
-    env = {int(p) for p in re.findall(r"ALI_PORT=(\d+)", text)}
+    env = {int(p) for p in re.findall(r"ALI_(?:GRPC_)?PORT=(\d+)", text)}
     assert exposed and env
     return exposed | env
 
@@ -48,14 +48,15 @@ def test_container_port_and_probes_match_the_image_and_the_app(tmp_path: Path) -
     (container,) = documents()["ServingRuntime"]["spec"]["containers"]
     assert container["name"] == "kserve-container"  # KServe's name for the serving container
     (port,) = [p["containerPort"] for p in container["ports"]]
-    assert {port} == dockerfile_ports() == {Settings().port}
+    assert port == Settings().port
+    assert dockerfile_ports() == {Settings().port, Settings().grpc_port}  # HTTP, gRPC
     env = {e["name"]: e["value"] for e in container.get("env", [])}
     assert env.get("ALI_PORT", str(port)) == str(port)
     probes = {k: container[k]["httpGet"] for k in ("livenessProbe", "readinessProbe")}
     assert probes["livenessProbe"]["path"] == "/v2/health/live"
     assert probes["readinessProbe"]["path"] == "/v2/health/ready"
     make_tiny_model(tmp_path, "tiny")
-    app = create_app(Settings(model_dir=tmp_path))
+    app = create_app(Settings(model_dir=tmp_path, grpc=False))
     routes = app.openapi()["paths"]  # every route the app serves, from its own schema
     with TestClient(app) as client:
         for probe in probes.values():

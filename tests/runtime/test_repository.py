@@ -41,7 +41,7 @@ def test_versioned_legacy_and_hidden_folders(tmp_path: Path) -> None:
     assert [v.version for v in models["a"].selected()] == ["10"]  # newest by number
     assert models["old"].versions["1"].path == tmp_path / "old"
     assert latest_version_dir(tmp_path / "a") == tmp_path / "a" / "10"
-    assert load_manifest(tmp_path / "a").version == "10"
+    assert load_manifest(latest_version_dir(tmp_path / "a")).version == "10"
     assert next_version(tmp_path / "a") == "11"
 
 

@@ -27,6 +27,7 @@ def make_settings(model_dir: Path, **kw: object) -> Settings:
         "model_dir": model_dir,
         "default_model": "tiny",
         "max_wait_ms": 5.0,
+        "grpc": False,  # tests/service/test_grpc.py turns it on, on a free port
     }
     base.update(kw)
     return Settings(**base)  # type: ignore[arg-type]

@@ -247,7 +247,10 @@ def test_metrics_exposed(client: TestClient) -> None:
     ):
         assert name in text, name
     # Request counts carry the model and version that answered.
-    assert 'ali_requests_total{code="200",endpoint="/sample",model="tiny",version="1"}' in text
+    assert (
+        'ali_requests_total{code="200",endpoint="/sample",model="tiny",protocol="http",version="1"}'
+        in text
+    )
     assert 'ali_requests_total{code="422",endpoint="/sample",' in text
     assert 'ali_model_state{model="tiny",state="READY",version="1"} 1.0' in text
     assert 'provider="CPUExecutionProvider"' in text

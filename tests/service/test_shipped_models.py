@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from runtime.manifest import load_manifest
+from runtime.repository import latest_version_dir
 from service.app import create_app
 from service.settings import Settings
 
@@ -36,13 +37,15 @@ DECODERS = {
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(model_dir=MODELS))) as c:
+    with TestClient(create_app(Settings(model_dir=MODELS, grpc=False))) as c:
         yield c
 
 
 @pytest.mark.parametrize("model", sorted(PINNED))
 def test_shipped_sample_bytes_are_pinned(client: TestClient, model: str) -> None:
-    decoder = load_manifest(MODELS / model, verify=False).files["decoder"].sha256
+    decoder = (
+        load_manifest(latest_version_dir(MODELS / model), verify=False).files["decoder"].sha256
+    )
     assert decoder == DECODERS[model], f"{model} was retrained: pin its /sample hashes anew"
     for query, want in PINNED[model].items():
         r = client.get(f"/sample?model={model}&{query}")

@@ -75,12 +75,14 @@ def test_ui_requests_are_counted_but_kept_out_of_the_latency_histogram(
     assert client.get("/sample?n=1").status_code == 200
     text = client.get("/metrics").text
     for label in ui.values():
-        assert f'ali_requests_total{{code="200",endpoint="{label}",model="",version=""}}' in text, (
-            label
-        )
+        assert (
+            f'ali_requests_total{{code="200",endpoint="{label}",model="",protocol="http",version=""}}'
+            in text
+        ), label
         assert f'ali_request_duration_seconds_count{{endpoint="{label}"}}' not in text, label
     assert (
-        'ali_requests_total{code="404",endpoint="/static",model="",version=""}' in text
+        'ali_requests_total{code="404",endpoint="/static",model="",protocol="http",version=""}'
+        in text
     )  # the mount, not the path
     assert "missing.css" not in text
     assert 'ali_request_duration_seconds_count{endpoint="/sample"} 1.0' in text

@@ -200,7 +200,7 @@ def test_v2_routes_have_their_own_metrics(server: str) -> None:
     httpx.post(f"{server}/v2/models/tiny.decoder/infer", json={"inputs": [z]}).raise_for_status()
     text = httpx.get(f"{server}/metrics").text
     assert (
-        'ali_requests_total{code="200",endpoint="/v2/models/{name}/infer",model="tiny",version="1"}'
+        'ali_requests_total{code="200",endpoint="/v2/models/{name}/infer",model="tiny",protocol="http",version="1"}'
         in text
     )
     assert 'endpoint="/v2/models/{name}"' in text

@@ -107,7 +107,7 @@ def test_metrics_label_fast_path_requests_with_the_route_template(client: TestCl
     assert client.post(FAST, content=body, headers=headers).status_code == 200
     text = client.get("/metrics").text
     assert (
-        'ali_requests_total{code="200",endpoint="/v2/models/{name}/infer",model="tiny",version="1"}'
+        'ali_requests_total{code="200",endpoint="/v2/models/{name}/infer",model="tiny",protocol="http",version="1"}'
         in text
     )
     assert 'ali_request_duration_seconds_count{endpoint="/v2/models/{name}/infer"}' in text

@@ -51,7 +51,7 @@ def test_export_parity_and_manifest(tmp_path: Path, conditional: bool, d_conditi
     ckpt = tiny_checkpoint(tmp_path, conditional, d_condition)
     name = "tiny-cond" if conditional else "tiny"
     manifest = export_checkpoint(ckpt, name, tmp_path / "models")
-    model_dir = tmp_path / "models" / name
+    model_dir = tmp_path / "models" / name / "1"
     assert load_manifest(model_dir) == manifest  # round trip, hashes verified
     assert manifest.conditional == conditional and manifest.latent.dim == 8
     assert manifest.classes == ([str(i) for i in range(10)] if conditional else [])
@@ -107,7 +107,7 @@ def test_preset_name_for_older_checkpoints() -> None:
 
 def test_shipped_manifests_name_their_preset() -> None:
     for name in SHIPPED:
-        assert load_manifest(ROOT / "models" / name).training.preset == name
+        assert load_manifest(ROOT / "models" / name / "1").training.preset == name
 
 
 def test_manifest_hash_mismatch_is_named(tmp_path: Path) -> None:
