@@ -18,7 +18,7 @@ def render(res: Results) -> list[str]:
             rows.append(
                 [
                     f"{w} ({g['workloads'][w]})",
-                    c,
+                    str(c),
                     f"{service:.0f}",
                     f"{triton:.0f}",
                     f"**{ratio['median']:.2f}**",
