@@ -99,15 +99,16 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         self.metrics.in_flight.inc()
         self.metrics.active_requests += 1
         start, code = time.perf_counter(), C.CANCELLED  # until it ends otherwise
+        endpoint, finished = f"/{SERVICE}/{rpc}", False
 
-        finished = False
+        def count() -> None:
+            labels = (endpoint, code.name, info.model or "", info.version or "", "grpc")
+            self.metrics.requests.labels(*labels).inc()
 
         def finish() -> None:  # before the answer or the abort leaves: metrics, trailing ids
             nonlocal finished
             finished = True
-            endpoint = f"/{SERVICE}/{rpc}"
-            labels = (endpoint, code.name, info.model or "", info.version or "", "grpc")
-            self.metrics.requests.labels(*labels).inc()
+            count()
             self.metrics.request_duration.labels(endpoint).observe(time.perf_counter() - start)
             trailing = [("x-request-id", info.id)]
             if info.model is not None and info.version is not None:
@@ -130,9 +131,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
             raise  # not reached: abort raises
         finally:
             if not finished:  # cancelled: the client went away or its deadline passed
-                endpoint = f"/{SERVICE}/{rpc}"
-                labels = (endpoint, code.name, info.model or "", info.version or "", "grpc")
-                self.metrics.requests.labels(*labels).inc()
+                count()
             info.release()
             self.metrics.in_flight.dec()
             self.metrics.active_requests -= 1

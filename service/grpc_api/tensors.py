@@ -14,7 +14,14 @@ import numpy as np
 
 from service.errors import BadRequest, quote
 from service.grpc_api import inference_pb2 as pb
-from service.v2.tensors import DTYPES, TensorSpec, check_feeds, check_tensor, datatype_of, names_of
+from service.v2.tensors import (
+    DTYPES,
+    TensorSpec,
+    check_feeds,
+    check_tensor,
+    datatype_of,
+    input_spec,
+)
 
 # datatype -> the InferTensorContents field that carries it (FP16 has none: raw only)
 CONTENTS = {
@@ -44,13 +51,7 @@ def decode_inputs(
     by_name = {s.name: s for s in specs}
     feeds: dict[str, np.ndarray] = {}
     for i, tensor in enumerate(request.inputs):
-        spec = by_name.get(tensor.name)
-        if spec is None:
-            raise BadRequest(
-                f"unknown input {quote(tensor.name)}; the model takes {names_of(specs)}"
-            )
-        if tensor.name in feeds:
-            raise BadRequest(f"input {quote(tensor.name)} is given twice")
+        spec = input_spec(tensor.name, by_name, feeds)
         shape = list(tensor.shape)
         check_tensor(tensor.name, tensor.datatype, shape, spec, max_rows)
         if any(k.startswith("shared_memory") for k in tensor.parameters):

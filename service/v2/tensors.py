@@ -95,13 +95,7 @@ def decode_inputs(
     feeds: dict[str, np.ndarray] = {}
     offset = 0
     for tensor in request.inputs:
-        spec = by_name.get(tensor.name)
-        if spec is None:
-            raise BadRequest(
-                f"unknown input {quote(tensor.name)}; the model takes {names_of(specs)}"
-            )
-        if tensor.name in feeds:
-            raise BadRequest(f"input {quote(tensor.name)} is given twice")
+        spec = input_spec(tensor.name, by_name, feeds)
         _check_header(tensor, spec, max_rows)
         params = tensor.parameters
         size = params.binary_data_size if params else None
@@ -122,6 +116,19 @@ def decode_inputs(
         )
     check_feeds(feeds, specs)
     return feeds
+
+
+def input_spec(
+    name: str, by_name: dict[str, TensorSpec], feeds: dict[str, np.ndarray]
+) -> TensorSpec:
+    """The graph input a request's tensor names (400 if none, or if given twice)."""
+    spec = by_name.get(name)
+    if spec is None:
+        known = names_of(list(by_name.values()))
+        raise BadRequest(f"unknown input {quote(name)}; the model takes {known}")
+    if name in feeds:
+        raise BadRequest(f"input {quote(name)} is given twice")
+    return spec
 
 
 def check_feeds(feeds: dict[str, np.ndarray], specs: list[TensorSpec]) -> None:
