@@ -12,9 +12,6 @@ explicit), which calls `reconcile` and `unload`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import ctypes
-import gc
 import logging
 import re
 import time
@@ -30,6 +27,7 @@ from runtime.manifest import NAME_PATTERN, NETWORKS, Manifest
 from runtime.model import CUDA, Model, load_model
 from runtime.repository import ModelDir, VersionDir, version_key
 from runtime.samplers import DrsBound, Prior, calibrate
+from service.allocator import release_freed_memory
 from service.batcher import Batcher
 from service.errors import DeadlineExceeded, InvalidInput, ModelNotFound, NotReady, quote
 from service.metrics import Metrics
@@ -111,17 +109,6 @@ class ServedModel:
     @property
     def idle(self) -> bool:
         return self.users == 0 and all(b.idle for b in self.batchers.values())
-
-
-def release_freed_memory() -> None:
-    """Hand the heap that building or releasing sessions left free back to the OS (glibc's
-    malloc_trim). Without it, load/unload cycles left the resident set wandering 5-15 % above
-    the first cycle's, though no object leaked; with it after each load and each release, the
-    medians of the first and last 5 of 50 cycles were 161/163 and 163/160 MiB
-    (tests/reliability/test_swap_memory.py)."""
-    gc.collect()
-    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _calibrate(model: Model, proposals: int, chunk: int) -> DrsBound:

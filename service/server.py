@@ -14,6 +14,7 @@ from types import FrameType
 import uvicorn
 
 from runtime.cores import CoreTokens
+from service.allocator import limit_arenas
 from service.app import create_app
 from service.connections import ConnectionLimits, guarded_protocol
 from service.logs import log_config
@@ -61,6 +62,7 @@ def serve(
     """One server process until it exits (on `sock` if given, else host:port from settings).
 
     Returns False if the app failed to start."""
+    limit_arenas()  # before onnxruntime and the executors start threads (service/allocator.py)
     app = create_app(settings, tokens, grpc_reuse_port=sock is not None)
     config = uvicorn.Config(
         app,
