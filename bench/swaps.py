@@ -22,7 +22,6 @@ import shutil
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +34,7 @@ from bench.provenance import stamp
 from bench.run import ROOT, store_section
 from runtime.cores import usable_cores
 from runtime.repository import publish_version
+from service.testing.swaps import Clients
 
 CLIENTS = 8
 STEADY_S = 3.0
@@ -49,40 +49,23 @@ class Sent:
     version: str
 
 
-class Clients:
-    def __init__(self, url: str) -> None:
-        self.url, self.log = url, []  # type: ignore[var-annotated]
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._run) for _ in range(CLIENTS)]
+def sample(c: httpx.Client) -> Sent:
+    at = time.monotonic()
+    r = c.get("/sample?n=1")
+    return Sent(at, time.monotonic() - at, r.status_code, r.headers.get("x-model-version", ""))
 
-    def _run(self) -> None:
-        with httpx.Client(base_url=self.url, timeout=60) as c:
-            while not self._stop.is_set():
-                at = time.monotonic()
-                r = c.get("/sample?n=1")
-                done = time.monotonic()
-                self.log.append(
-                    Sent(at, done - at, r.status_code, r.headers.get("x-model-version", ""))
-                )
 
-    def first_answer(self, version: str, after: float, timeout_s: float = 60) -> float:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            done = [s.at + s.latency_s for s in list(self.log) if s.version == version]
-            if done:
-                return min(done) - after
-            time.sleep(0.005)
-        raise RuntimeError(f"version {version} never answered")
-
-    def __enter__(self) -> Clients:
-        for t in self._threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        for t in self._threads:
-            t.join()
+def first_answer(
+    clients: Clients[Sent], version: str, after: float, timeout_s: float = 60
+) -> float:
+    """Seconds from `after` to the end of the first answer that names `version`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        done = [s.at + s.latency_s for s in list(clients.results) if s.version == version]
+        if done:
+            return min(done) - after
+        time.sleep(0.005)
+    raise RuntimeError(f"version {version} never answered")
 
 
 def publish(repo: Path) -> tuple[str, float]:
@@ -101,9 +84,12 @@ def p99_ms(sent: list[Sent]) -> float:
 def measure(mode: str, swaps: int) -> dict[str, object]:
     repo = Path(tempfile.mkdtemp(prefix="ali-swaps-"))
     shutil.copytree(ROOT / "models" / "mnist" / "1", repo / "mnist" / "1")
-    first_answer, steady, swapping = [], [], []
+    firsts, steady, swapping = [], [], []
     try:
-        with http_load.server(repo, model_control=mode) as (url, _), Clients(url) as clients:
+        with (
+            http_load.server(repo, model_control=mode) as (url, _),
+            Clients(url, CLIENTS, sample) as clients,
+        ):
             for k in range(swaps):
                 print(f"[{mode} {k + 1}/{swaps}]", file=sys.stderr)
                 start = time.monotonic()
@@ -112,20 +98,20 @@ def measure(mode: str, swaps: int) -> dict[str, object]:
                 if mode == "explicit":
                     r = httpx.post(f"{url}/v2/repository/models/mnist/load", timeout=120)
                     r.raise_for_status()
-                took = clients.first_answer(version, published)
+                took = first_answer(clients, version, published)
                 time.sleep(SETTLE_S)
-                first_answer.append(took)
+                firsts.append(took)
                 end = published + took + SETTLE_S
-                log = list(clients.log)
+                log = list(clients.results)
                 steady += [s for s in log if start + 0.5 <= s.at < published]
                 swapping += [s for s in log if published <= s.at < end]
-            log = list(clients.log)
+            log = list(clients.results)
     finally:
         shutil.rmtree(repo, ignore_errors=True)
     return {
-        "export_to_first_answer_s": [round(t, 3) for t in first_answer],
+        "export_to_first_answer_s": [round(t, 3) for t in firsts],
         "requests": len(log),
-        "failed": sum(s.status != 200 for s in log),
+        "failed": sum(s.status != 200 for s in log) + len(clients.errors),
         "steady_p99_ms": round(p99_ms(steady), 1),
         "swap_p99_ms": round(p99_ms(swapping), 1),
         "steady_p50_ms": round(statistics.median(s.latency_s for s in steady) * 1000, 1),

@@ -22,6 +22,7 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -36,6 +37,8 @@ log = logging.getLogger(__name__)
 CONTROL_FILE = "control.json"
 WATCH_S = 0.1  # how often explicit-mode workers look at the shared control file
 PEER_TIMEOUT_S = 120.0  # how long a load call waits for the other workers to apply it
+# Triton's load parameters that carry a model configuration or files: not taken here.
+UNSUPPORTED_LOAD_PARAMETERS = ("config", "file:")
 
 
 class ModelControl:
@@ -67,10 +70,21 @@ class ModelControl:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    def index(self) -> list[IndexEntry]:
-        return self.registry.index(self.scan())
+    def index(self, ready_only: bool = False) -> list[IndexEntry]:
+        entries = self.registry.index(self.scan())
+        return [e for e in entries if e.state == "READY"] if ready_only else entries
 
-    async def load(self, name: str) -> None:
+    async def load(self, name: str, parameters: Iterable[str] = ()) -> None:
+        """Load `name`'s selected versions; `parameters`: the names of the call's load
+        parameters (REST or gRPC), of which those carrying a configuration or files are refused."""
+        refused = [k for k in parameters if k.startswith(UNSUPPORTED_LOAD_PARAMETERS)]
+        if refused:
+            raise BadRequest(
+                f"load parameters {refused} are not supported: put the version in the repository"
+            )
+        await self._load(name)
+
+    async def _load(self, name: str) -> None:
         raise BadRequest(f"model control is {self.mode!r}: set ALI_MODEL_CONTROL=explicit to load")
 
     async def unload(self, name: str) -> None:
@@ -209,7 +223,7 @@ class ExplicitControl(ModelControl):
             f"no model {quote(name)} in the repository {self.settings.model_dir}; it holds: {known}"
         )
 
-    async def load(self, name: str) -> None:
+    async def _load(self, name: str) -> None:
         on_disk = self.scan()
         name = self._folder_name(name, on_disk)
         if name not in on_disk:

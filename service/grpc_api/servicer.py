@@ -19,7 +19,6 @@ from service.access import OPEN
 from service.auth import KeyRing, presented_key
 from service.cpu_pool import INLINE_BYTES, CpuPool
 from service.errors import (
-    BadRequest,
     ClientClosedRequest,
     DeadlineExceeded,
     Forbidden,
@@ -167,11 +166,9 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         return await self._call("ServerReady", context, work)
 
     async def ServerMetadata(self, request: Any, context: Any) -> pb.ServerMetadataResponse:  # noqa: N802
-        from service.routers.v2 import EXTENSIONS
-
         async def work() -> pb.ServerMetadataResponse:
             return pb.ServerMetadataResponse(
-                name="ali", version=self.version, extensions=EXTENSIONS
+                name="ali", version=self.version, extensions=catalog.EXTENSIONS
             )
 
         return await self._call("ServerMetadata", context, work)
@@ -223,12 +220,11 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
     # ---- repository -----------------------------------------------------------------------
     async def RepositoryIndex(self, request: Any, context: Any) -> pb.RepositoryIndexResponse:  # noqa: N802
         async def work() -> pb.RepositoryIndexResponse:
-            entries = [e for e in self.control.index() if not request.ready or e.state == "READY"]
             models = [
                 pb.RepositoryIndexResponse.ModelIndex(
                     name=e.name, version=e.version, state=e.state, reason=e.reason
                 )
-                for e in entries
+                for e in self.control.index(request.ready)
             ]
             return pb.RepositoryIndexResponse(models=models)
 
@@ -238,10 +234,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         self, request: Any, context: Any
     ) -> pb.RepositoryModelLoadResponse:  # noqa: N802
         async def work() -> pb.RepositoryModelLoadResponse:
-            refused = [k for k in request.parameters if k.startswith(("config", "file:"))]
-            if refused:
-                raise BadRequest(f"load parameters {refused} are not supported")
-            await self.control.load(request.model_name)
+            await self.control.load(request.model_name, request.parameters)
             return pb.RepositoryModelLoadResponse()
 
         return await self._call("RepositoryModelLoad", context, work)

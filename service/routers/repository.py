@@ -25,8 +25,6 @@ from service.v2.schemas import RepositoryIndexEntry, RepositoryIndexRequest, Rep
 
 router = APIRouter(prefix="/v2/repository", tags=["v2 model repository (admin)"])
 B = TypeVar("B", bound=BaseModel)
-# Triton's load parameters that carry a model configuration or files: not taken here.
-UNSUPPORTED = ("config", "file:")
 
 
 async def _body(request: Request, schema: type[B]) -> B:
@@ -50,23 +48,17 @@ OPENAPI: dict[str, Any] = {"responses": ERRORS}
 
 @router.post("/index", response_model=list[RepositoryIndexEntry], **OPENAPI)
 async def repository_index(request: Request) -> list[RepositoryIndexEntry]:
-    only_ready = (await _body(request, RepositoryIndexRequest)).ready
+    ready_only = bool((await _body(request, RepositoryIndexRequest)).ready)
     return [
         RepositoryIndexEntry(name=e.name, version=e.version, state=e.state, reason=e.reason)
-        for e in _control(request).index()
-        if not only_ready or e.state == "READY"
+        for e in _control(request).index(ready_only)
     ]
 
 
 @router.post("/models/{name}/load", **OPENAPI)
 async def load_model(name: str, request: Request) -> JSONResponse:
     params = (await _body(request, RepositoryLoadRequest)).parameters
-    refused = [k for k in params if k.startswith(UNSUPPORTED)]
-    if refused:
-        raise BadRequest(
-            f"load parameters {refused} are not supported: put the version in the repository"
-        )
-    await _control(request).load(name)
+    await _control(request).load(name, params)
     return JSONResponse({})
 
 

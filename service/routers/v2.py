@@ -31,7 +31,6 @@ from service.v2.schemas import (
 
 router = APIRouter(prefix="/v2", tags=["v2 (Open Inference Protocol)"])
 
-EXTENSIONS = ["binary_tensor_data", "model_configuration", "model_repository"]
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": V2Error} for code in (400, 404, 413, 503, 504)
 }
@@ -87,7 +86,7 @@ HeaderLength = Annotated[
 # ---- server ----------------------------------------------------------------------------------
 @router.get("", response_model=ServerMetadata, summary="Server metadata and extensions")
 async def server_metadata(request: Request) -> ServerMetadata:
-    return ServerMetadata(name="ali", version=request.app.version, extensions=EXTENSIONS)
+    return ServerMetadata(name="ali", version=request.app.version, extensions=catalog.EXTENSIONS)
 
 
 @router.get("/health/live", response_model=ServerLive, summary="The process is alive")

@@ -35,6 +35,8 @@ from service.v2.schemas import (
 from service.v2.tensors import ONNX_TYPES, TensorSpec
 
 PLATFORM = "onnxruntime_onnx"
+# The protocol extensions the server metadata names, over REST and gRPC.
+EXTENSIONS = ["binary_tensor_data", "model_configuration", "model_repository"]
 
 
 def v2_name(model: str, network: str) -> str:

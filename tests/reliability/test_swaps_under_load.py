@@ -5,7 +5,6 @@ that version's output, and every request sent after a swap is answered by the ne
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,6 +17,7 @@ import onnxruntime as ort
 import pytest
 
 from service.testing.server import start_service, stop
+from service.testing.swaps import Clients
 from service.testing.tiny_models import publish_tiny
 
 SWAPS = 10  # per mode
@@ -40,58 +40,37 @@ def reference(folder: Path) -> np.ndarray:
     return sess.run(None, {"z": np.array([Z], np.float32)})[0].ravel()
 
 
-class Load:
-    """CLIENTS threads posting v2 decodes back to back until stopped."""
-
-    def __init__(self, url: str) -> None:
-        self.url, self.answers, self.errors = url, [], []  # type: ignore[var-annotated]
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._client) for _ in range(CLIENTS)]
-
-    def _client(self) -> None:
-        with httpx.Client(timeout=30) as c:
-            while not self._stop.is_set():
-                sent = time.monotonic()
-                try:
-                    r = c.post(f"{self.url}/v2/models/tiny.decoder/infer", json=BODY)
-                except httpx.HTTPError as e:
-                    self.errors.append(repr(e))
-                    continue
-                ok = r.status_code == 200
-                out = r.json()
-                self.answers.append(
-                    Answer(
-                        sent,
-                        r.status_code,
-                        r.headers.get_list("x-model-version"),
-                        out.get("model_version") if ok else None,
-                        np.array(out["outputs"][0]["data"], np.float32) if ok else None,
-                    )
-                )
-
-    def __enter__(self) -> Load:
-        for t in self._threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        for t in self._threads:
-            t.join()
+def decode(c: httpx.Client) -> Answer:
+    """One v2 decode and what came back."""
+    sent = time.monotonic()
+    r = c.post("/v2/models/tiny.decoder/infer", json=BODY)
+    ok = r.status_code == 200
+    out = r.json()
+    return Answer(
+        sent,
+        r.status_code,
+        r.headers.get_list("x-model-version"),
+        out.get("model_version") if ok else None,
+        np.array(out["outputs"][0]["data"], np.float32) if ok else None,
+    )
 
 
-def check(load: Load, refs: dict[str, np.ndarray], swapped_at: dict[str, float]) -> None:
+def load_on(url: str) -> Clients[Answer]:
+    return Clients(url, CLIENTS, decode)
+
+
+def check(load: Clients[Answer], refs: dict[str, np.ndarray], swapped_at: dict[str, float]) -> None:
     assert not load.errors, load.errors[:3]
-    assert len(load.answers) > 20 * SWAPS
-    failed = [a for a in load.answers if a.status != 200]
+    assert len(load.results) > 20 * SWAPS
+    failed = [a for a in load.results if a.status != 200]
     assert not failed, [(a.status, a.versions) for a in failed[:5]]
-    for a in load.answers:
+    for a in load.results:
         assert len(a.versions) == 1 and a.body_version == a.versions[0], a
         assert np.allclose(a.output, refs[a.versions[0]], atol=1e-6), a.versions
         # sent after a swap finished: that version or a newer one
         newest_live = max((int(v) for v, t in swapped_at.items() if t <= a.sent), default=1)
         assert int(a.versions[0]) >= newest_live, (a.versions, newest_live)
-    seen = {a.versions[0] for a in load.answers}
+    seen = {a.versions[0] for a in load.results}
     assert seen == set(refs), sorted(seen)  # every version answered
 
 
@@ -129,7 +108,7 @@ def test_explicit_loads_with_two_workers_drop_nothing(repo: Path) -> None:
         def go_live(version: str) -> None:
             httpx.post(f"{url}/v2/repository/models/tiny/load", timeout=60).raise_for_status()
 
-        with Load(url) as load:
+        with load_on(url) as load:
             swap(repo, refs, swapped_at, go_live)
             time.sleep(0.3)
         check(load, refs, swapped_at)
@@ -145,19 +124,19 @@ def test_polled_exports_drop_nothing(repo: Path) -> None:
     # two, each worker polls on its own clock and the other may still answer the old one.
     with serve(repo, model_control="poll", repository_poll_s=0.2, workers=1) as url:
         refs, swapped_at = {"1": reference(repo / "tiny" / "1")}, {}
-        load: Load
+        load: Clients[Answer]
 
         def go_live(version: str) -> None:
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
-                firsts = [a.sent for a in list(load.answers) if a.versions == [version]]
+                firsts = [a.sent for a in list(load.results) if a.versions == [version]]
                 if firsts:
                     # the first answer by it ended before the next request could be sent
                     return
                 time.sleep(0.02)
             raise AssertionError(f"version {version} never answered")
 
-        with Load(url) as load:
+        with load_on(url) as load:
             swap(repo, refs, swapped_at, go_live)
             time.sleep(0.3)
         check(load, refs, swapped_at)
