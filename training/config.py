@@ -176,20 +176,13 @@ def _mnist() -> tuple[ModelConfig, TrainConfig]:
 def _mnist_cond() -> tuple[ModelConfig, TrainConfig]:
     model, train = _mnist()
     # Projection D + AC-GAN class term, weight 3: samples show the digit asked for and keep the
-    # data's variety within a class (docs/mnist.md, "Conditioning"). 32-d code, 10 epochs.
+    # data's variety within a class (docs/mnist.md, "Conditioning"). 32-d code. The rest is the
+    # mnist recipe (lr 1e-3, EMA, bf16, 20 epochs): FD 5.72x -> 1.90x the floor (session 9).
     return (
         dataclasses.replace(
             model, nlat=32, num_classes=10, d_condition="projection", aux_classes=0
         ),
-        dataclasses.replace(
-            train,
-            epochs=10,
-            lr_d=2e-4,
-            lr_g=2e-4,
-            aux_class_weight=3.0,
-            ema_decay=0.0,
-            autocast="none",
-        ),
+        dataclasses.replace(train, aux_class_weight=3.0),
     )
 
 

@@ -3,7 +3,7 @@
 Debian's `chromium` and `chromium-driver` packages driven by selenium (dev extra); selenium is
 told where both are, so it never tries to download a browser.
 
-    python -m service.testing.browser --models models --model mnist --out docs/playground.png
+    python -m service.testing.browser --models models --model mnist-cond --label 7
 """
 
 from __future__ import annotations
@@ -139,8 +139,9 @@ def draw(driver: webdriver.Chrome, strokes: Sequence[Sequence[Point]]) -> None:
         chain.release().perform()
 
 
-def playground_screenshot(base_url: str, model: str, out: Path) -> None:
-    """The whole playground with a sample grid, a drawn 2 reconstructed and a 2 -> 7 path."""
+def playground_screenshot(base_url: str, model: str, out: Path, label: int | None = None) -> None:
+    """The whole playground with a sample grid (64 of class `label`, for a conditional model),
+    a drawn 2 reconstructed and a 2 -> 7 path."""
     driver = start_browser()
     try:
         driver.get(f"{base_url}/")
@@ -151,6 +152,17 @@ def playground_screenshot(base_url: str, model: str, out: Path) -> None:
             model,
         )
         wait_panel(driver, "sample-panel")
+        if label is not None:  # GET /sample?model=...&n=64&label=k
+            # the drawn 2 is reconstructed as a 2; the path keeps the class asked for
+            driver.execute_script(
+                "document.getElementById('sample-n').value = 64;"
+                "document.getElementById('sample-label').value = arguments[0];"
+                "document.getElementById('interp-label').value = arguments[0];"
+                "document.getElementById('draw-label').value = '2';",
+                str(label),
+            )
+            driver.find_element(By.CSS_SELECTOR, "#sample-form button[type=submit]").click()
+            wait_panel(driver, "sample-panel")
         for strokes, end in ((SEVEN, "use-b"), (TWO, "use-a")):
             driver.find_element(By.ID, "pad-clear").click()
             draw(driver, strokes)
@@ -176,10 +188,11 @@ def main() -> None:
     p.add_argument("--models", type=Path, default=Path("models"))
     p.add_argument("--model", default="mnist")
     p.add_argument("--out", type=Path, default=Path("docs/playground.png"))
+    p.add_argument("--label", type=int, help="sample 64 of this class (conditional models)")
     args = p.parse_args()
     proc, url = start_service(args.models.resolve())
     try:
-        playground_screenshot(url, args.model, args.out)
+        playground_screenshot(url, args.model, args.out, args.label)
     finally:
         stop(proc)
     print(args.out)

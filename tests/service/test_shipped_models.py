@@ -25,13 +25,13 @@ PINNED = {
         "n=16&seed=2&sampler=drs%2Bgibbs": "a5df39fb33d3b06cee220d6d2d34474e5e8ef2b31adfc46ce1e93a42492b4ddd",
     },
     "mnist-cond": {
-        "n=64&seed=1": "51deab78811dbf9d002566f5493e72da3be153659e56ab66c32c5f05a47d3845",
-        "n=16&seed=3&label=7": "44a8220ff181913396e6e44f1caea485e80c3d6f716cb49a79a9bd4c30276a40",
+        "n=64&seed=1": "f2ecd33fa5bfd5d7dbcfe23a4a1b86f99a7ae48f2362314000a3a70f2df492b7",
+        "n=16&seed=3&label=7": "389b5bc1270f15c4e914c41cedb7b9581bb9968eab362515909626e9ae41d1ec",
     },
 }
 DECODERS = {
     "mnist": "115630a0d8441112d67eda5be5b6264074966206f9e1cf5459f792818e0e5b7d",
-    "mnist-cond": "decc3469143ac55df995fde1f4f1a15626ffdbab03c1e42a874b6396a03fd0ef",
+    "mnist-cond": "200723d3a008a843ed674a07a40976bcc23781a42bfcb95b45b0f27da4f3b8cb",
 }
 
 
