@@ -17,6 +17,7 @@ from pathlib import Path
 
 from bench import baseline, http_load
 from bench.sections.common import Bench
+from runtime.repository import latest_version_dir
 from service.testing.server import ROOT
 from service.testing.swaps import rss_bytes, unload_load_cycle
 
@@ -26,7 +27,7 @@ BEFORE = "23bbe5b"  # the last commit with glibc's default arenas
 def memory(code: Path, cycles: int) -> list[float]:
     """RSS (MiB) after each unload/load cycle of mnist, one worker."""
     repo = Path(tempfile.mkdtemp())
-    shutil.copytree(ROOT / "models" / "mnist" / "1", repo / "mnist" / "1")
+    shutil.copytree(latest_version_dir(ROOT / "models" / "mnist"), repo / "mnist" / "1")
     settings = {"model_control": "explicit", "workers": "1", "drs_calibration": "64"}
     with http_load.server(repo, code, access_log="false", **settings) as (url, pid):
         rss = []

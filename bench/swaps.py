@@ -33,7 +33,7 @@ from bench import http_load
 from bench.provenance import stamp
 from bench.run import ROOT, store_section
 from runtime.cores import usable_cores
-from runtime.repository import publish_version
+from runtime.repository import latest_version_dir, publish_version
 from service.testing.swaps import Clients
 
 CLIENTS = 8
@@ -83,7 +83,7 @@ def p99_ms(sent: list[Sent]) -> float:
 
 def measure(mode: str, swaps: int) -> dict[str, object]:
     repo = Path(tempfile.mkdtemp(prefix="ali-swaps-"))
-    shutil.copytree(ROOT / "models" / "mnist" / "1", repo / "mnist" / "1")
+    shutil.copytree(latest_version_dir(ROOT / "models" / "mnist"), repo / "mnist" / "1")
     firsts, steady, swapping = [], [], []
     try:
         with (

@@ -13,6 +13,7 @@ import shutil
 import statistics
 from pathlib import Path
 
+from runtime.repository import latest_version_dir
 from service.testing.server import ROOT, start_service, stop
 from service.testing.swaps import rss_bytes, unload_load_cycle
 
@@ -21,7 +22,7 @@ WINDOW = 5
 
 
 def test_fifty_load_unload_cycles_keep_memory_flat(tmp_path: Path) -> None:
-    shutil.copytree(ROOT / "models" / "mnist" / "1", tmp_path / "mnist" / "1")
+    shutil.copytree(latest_version_dir(ROOT / "models" / "mnist"), tmp_path / "mnist" / "1")
     proc, url = start_service(
         tmp_path, model_control="explicit", workers=1, drs_calibration=64, access_log=False
     )

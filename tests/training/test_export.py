@@ -11,6 +11,7 @@ import torch
 
 from runtime.manifest import ManifestError, load_manifest
 from runtime.model import load_model
+from runtime.repository import latest_version_dir
 from training.checkpoint import save_checkpoint
 from training.config import ModelConfig, TrainConfig
 from training.export import PARITY_TOL, ExportError, check_parity, export_checkpoint
@@ -107,7 +108,7 @@ def test_preset_name_for_older_checkpoints() -> None:
 
 def test_shipped_manifests_name_their_preset() -> None:
     for name in SHIPPED:
-        assert load_manifest(ROOT / "models" / name / "1").training.preset == name
+        assert load_manifest(latest_version_dir(ROOT / "models" / name)).training.preset == name
 
 
 def test_manifest_hash_mismatch_is_named(tmp_path: Path) -> None:
@@ -123,7 +124,7 @@ def test_manifest_hash_mismatch_is_named(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_models_load_and_hashes_match(name: str) -> None:
-    d = ROOT / "models" / name / "1"
+    d = latest_version_dir(ROOT / "models" / name)
     m = load_manifest(d)  # verifies size and sha256 of every file
     assert m.name == name and m.conditional == (name == "mnist-cond")
     assert sum(f.bytes for f in m.files.values()) <= 15 * 1024 * 1024
