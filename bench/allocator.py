@@ -19,7 +19,7 @@ from bench import baseline, http_load
 from bench.sections.common import Bench
 from runtime.repository import latest_version_dir
 from service.testing.server import ROOT
-from service.testing.swaps import rss_bytes, unload_load_cycle
+from service.testing.swaps import unload_load_cycle
 
 BEFORE = "23bbe5b"  # the last commit with glibc's default arenas
 
@@ -33,7 +33,7 @@ def memory(code: Path, cycles: int) -> list[float]:
         rss = []
         for _ in range(cycles):
             unload_load_cycle(url)
-            rss.append(rss_bytes(pid) / 2**20)
+            rss.append(http_load.rss_mb(pid))
     return rss
 
 

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import gc
 
 M_ARENA_MAX = -8  # mallopt's parameter number, from glibc's malloc.h
 ARENAS = 2
 
 
+@functools.cache  # looked up once per process
 def _libc() -> ctypes.CDLL | None:
     with contextlib.suppress(OSError):
         libc = ctypes.CDLL("libc.so.6")

@@ -1,24 +1,16 @@
 """What the swap tests and benches share: one model unload/load cycle through the repository API,
-a process's resident set, and client threads that keep a server busy while versions change."""
+and client threads that keep a server busy while versions change."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Generic, TypeVar
 
 import httpx
 
 T = TypeVar("T")
-
-
-def rss_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS")
 
 
 def unload_load_cycle(url: str, model: str = "mnist") -> None:

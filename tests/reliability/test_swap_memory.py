@@ -13,9 +13,10 @@ import shutil
 import statistics
 from pathlib import Path
 
+from bench.http_load import rss_mb
 from runtime.repository import latest_version_dir
 from service.testing.server import ROOT, start_service, stop
-from service.testing.swaps import rss_bytes, unload_load_cycle
+from service.testing.swaps import unload_load_cycle
 
 CYCLES = 50
 WINDOW = 5
@@ -30,8 +31,8 @@ def test_fifty_load_unload_cycles_keep_memory_flat(tmp_path: Path) -> None:
     try:
         for _ in range(CYCLES):
             unload_load_cycle(url)
-            rss.append(rss_bytes(proc.pid))
+            rss.append(rss_mb(proc.pid))
     finally:
         stop(proc)
     first, last = statistics.median(rss[:WINDOW]), statistics.median(rss[-WINDOW:])
-    assert last <= first * 1.05, f"RSS {first / 2**20:.0f} MiB -> {last / 2**20:.0f} MiB"
+    assert last <= first * 1.05, f"RSS {first:.0f} MiB -> {last:.0f} MiB"
