@@ -135,3 +135,43 @@ def test_ddp_ranks_share_initial_weights_but_not_noise(tmp_path) -> None:
         assert torch.equal(z, torch.randn(4, 8))
     finally:
         dist.destroy_process_group()
+
+
+def _batches(n: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    g = torch.Generator().manual_seed(7)
+    return [(torch.rand(8, 1, 28, 28, generator=g) * 2 - 1, torch.arange(8) % 10) for _ in range(n)]
+
+
+def test_ema_batch_norm_refresh_sets_the_batches_statistics_for_the_averaged_weights() -> None:
+    tr = _tiny_mnist(ema_decay=0.9, ema_bn_batches=3)
+    batches = _batches(3)
+    for x, y in batches:
+        tr.train_step(x, y)
+    enc, _ = tr.inference_nets()
+    before = enc.body[1].running_mean.clone()  # the first BN after the first conv
+    rng = torch.get_rng_state()
+    tr.refresh_ema_batch_norm(batches)
+    assert torch.equal(torch.get_rng_state(), rng)  # training's random stream is untouched
+    assert not enc.training
+    # Cumulative statistics: the mean of the averaged first conv's output over all 24 images.
+    with torch.no_grad():
+        h = enc.body[0](torch.cat([x for x, _ in batches]))  # [24, C, 14, 14]
+    expected = h.mean(dim=(0, 2, 3))
+    torch.testing.assert_close(enc.body[1].running_mean, expected, rtol=1e-4, atol=1e-5)
+    assert not torch.allclose(before, expected)
+    assert enc.body[1].momentum == 0.1  # restored for later training
+
+
+def test_ema_batch_norm_refresh_leaves_training_and_the_averaged_weights_alone() -> None:
+    (x0, y0), (x1, y1) = _batches(2)
+    plain = _tiny_mnist(ema_decay=0.9)  # each Trainer seeds torch's global RNG: build, then train
+    plain.train_step(x0, y0), plain.train_step(x1, y1)
+    refreshed = _tiny_mnist(ema_decay=0.9, ema_bn_batches=2)
+    refreshed.train_step(x0, y0)
+    refreshed.refresh_ema_batch_norm([(x0, y0), (x1, y1)])
+    refreshed.train_step(x1, y1)
+    for a, b in zip(plain.decoder.parameters(), refreshed.decoder.parameters(), strict=True):
+        assert torch.equal(a, b)
+    ema_plain, ema_refreshed = plain.inference_nets()[1], refreshed.inference_nets()[1]
+    for a, b in zip(ema_plain.parameters(), ema_refreshed.parameters(), strict=True):
+        assert torch.equal(a, b)
