@@ -97,13 +97,6 @@ class TrainConfig:
     # The paper's "beta2 = 1e-3" is Blocks' 1 - beta2 convention.
     betas: tuple[float, float] = option((0.5, 0.999), "Adam's betas (paper: 0.5 0.999)")
     ema_decay: float = option(0.0, "EMA of encoder/decoder weights, used for samples and export")
-    # An EMA over thousands of steps cannot average the batch-norm statistics along with the
-    # weights: those no longer describe the averaged weights (docs/mnist.md, session 14).
-    ema_bn_batches: int = option(
-        0,
-        "recompute the EMA nets' batch-norm statistics over this many training batches at "
-        "every epoch's end (0: average them with the weights)",
-    )
     lr_decay_to: float = option(1.0, "LR factor reached linearly at the last step (1 = constant)")
     # Weights, optimiser state and losses stay fp32.
     autocast: Autocast = option("none", "bf16: forward passes under bfloat16 autocast")

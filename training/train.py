@@ -16,7 +16,6 @@ import json
 import sys
 import time
 import typing
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -214,8 +213,6 @@ def train(
                         for k, v in stats.items():
                             writer.add_scalar(k, v, trainer.step)
             bar.close()
-            if tcfg.ema_bn_batches and trainer.ema:
-                trainer.refresh_ema_batch_norm(islice(batches.epoch(epoch), tcfg.ema_bn_batches))
             trainer.meta["train_seconds"] += time.perf_counter() - t0
             if dist.is_main:
                 secs = time.perf_counter() - t0

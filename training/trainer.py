@@ -9,14 +9,12 @@ For kind="gan" the encoder is unused and D sees x alone.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
@@ -92,9 +90,8 @@ class Trainer:
         self.ema: dict[str, AveragedModel] = {}
         if tcfg.ema_decay > 0:
             fn = get_ema_multi_avg_fn(tcfg.ema_decay)
-            average_bn = tcfg.ema_bn_batches == 0  # else refresh_ema_batch_norm sets them
             for name, m in (("encoder", self.encoder), ("decoder", self.decoder)):
-                self.ema[name] = AveragedModel(m, multi_avg_fn=fn, use_buffers=average_bn)
+                self.ema[name] = AveragedModel(m, multi_avg_fn=fn, use_buffers=True)
         if self.dist.enabled:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.decoder = DDP(self.decoder, device_ids=ids)
@@ -235,39 +232,6 @@ class Trainer:
         self.opt_g.step()
         d_raw.requires_grad_(True)
         return loss_g
-
-    # ---- the EMA's batch-norm statistics ---------------------------------------------------
-    @torch.no_grad()
-    def refresh_ema_batch_norm(self, batches: Iterable[tuple[torch.Tensor, torch.Tensor]]) -> None:
-        """Recompute the EMA nets' batch-norm statistics for their averaged weights, as SWA's
-        update_bn does: train-mode passes over `batches` with cumulative statistics.
-
-        The passes mirror a training step's generator calls (Gz(x); Gx on z ~ N(0, I), and on
-        Gz(x) too when the cycle term is on), in fp32 as export runs. Their noise comes from a
-        generator of their own, so the global RNG, and with it training, is left untouched.
-        """
-        enc, dec = self.inference_nets()
-        norms = [m for net in (enc, dec) for m in net.modules() if isinstance(m, _BatchNorm)]
-        if not norms:
-            return
-        momenta = [m.momentum for m in norms]
-        for m in norms:
-            m.reset_running_stats()
-            m.momentum = None  # None: a cumulative average over every batch
-        enc.train(), dec.train()
-        gen = torch.Generator().manual_seed(self.tcfg.seed * 100003 + self.step)
-        draw = lambda n: torch.randn(n, self.mcfg.nlat, generator=gen).to(self.device)  # noqa: E731
-        for x, labels in batches:
-            x, n = x.to(self.device), x.shape[0]
-            y = labels.to(self.device) if self.mcfg.conditional else None
-            z_hat = enc(x, y, noise=draw(n)) if self.ali else None
-            if z_hat is not None and self.tcfg.cycle_weight > 0:
-                dec(torch.cat([draw(n), z_hat]), None if y is None else torch.cat([y, y]))
-            else:
-                dec(draw(n), y)
-        for m, momentum in zip(norms, momenta, strict=True):
-            m.momentum = momentum
-        enc.eval(), dec.eval()
 
     # ---- inference views ------------------------------------------------------------------
     def inference_nets(self) -> tuple[nn.Module, nn.Module]:
