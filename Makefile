@@ -99,8 +99,8 @@ clean:
 	rm -rf $(SERVE_VENV) $(DEV_VENV) $(SERVE_TEST_VENV) $(TRAIN_VENV) .pytest_cache .ruff_cache .mypy_cache
 
 MNIST ?= ../shared/datasets/mnist.npz
-# Retrain, export and evaluate the two shipped models (~55 min for mnist on both cores, then
-# mnist-cond on one thread, the settings in their model cards).
+# Retrain, export and evaluate the two shipped models (~70 min for mnist on both cores, ~77 min
+# for mnist-cond on one thread, the settings in their model cards; ~2 h 45 min in all).
 models: $(DEV_VENV)/.installed
 	$(DEV_VENV)/bin/ali-train --preset mnist --data $(MNIST) --out runs/mnist --seed 0 --threads 2 --quiet
 	$(DEV_VENV)/bin/ali-train --preset mnist-cond --data $(MNIST) --out runs/mnist-cond --seed 0 --threads 1 --quiet

@@ -103,9 +103,6 @@ class TrainConfig:
     # ALICE (Li et al. 2017): the generators also minimise cycle_weight * mean (x - Gx(Gz(x)))^2;
     # ALI alone does not tie Gx(Gz(x)) to x tightly.
     cycle_weight: float = option(0.0, "ALICE cycle-consistency weight (0 = off)")
-    # WAE's MMD (Tolstikhin et al. 2018): the generators also minimise prior_mmd_weight *
-    # MMD^2(Gz(x), z), so the encoder's codes cover the prior and prior samples stay on the data.
-    prior_mmd_weight: float = option(0.0, "weight of the MMD between codes and prior (0 = off)")
     # AC-GAN (Odena et al. 2017) for conditional models with a projection D: D's class head learns
     # the labels of real x, and the decoder also minimises aux_class_weight * CE(head(Gx(z, y)), y).
     # Unconditional models with ModelConfig.aux_classes: the decoder minimises aux_class_weight *
@@ -121,9 +118,8 @@ class TrainConfig:
 
 
 def _toy() -> tuple[ModelConfig, TrainConfig]:
-    # The paper's mixture nets with a cheaper 2-piece maxout D, small batches, many steps,
-    # ALICE's cycle term and an MMD pulling the codes onto the prior, sized for 2 minutes on 2 CPU
-    # cores (docs/experiments.md, the recipe).
+    # The paper's mixture nets with a cheaper 2-piece maxout D, small batches, many steps and
+    # ALICE's cycle term, sized for 2 minutes on 2 CPU cores (docs/experiments.md, the recipe).
     model = ModelConfig(
         arch="toy",
         channels=0,
@@ -145,7 +141,6 @@ def _toy() -> tuple[ModelConfig, TrainConfig]:
         ema_decay=0.0,
         lr_decay_to=0.0,
         cycle_weight=1.0,
-        prior_mmd_weight=10.0,
         log_every=500,
     )
     return model, train

@@ -33,26 +33,6 @@ def cycle_loss(x: torch.Tensor, x_rec: torch.Tensor) -> torch.Tensor:
     return F.mse_loss(x_rec, x)
 
 
-def prior_mmd(z_hat: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-    """Unbiased MMD^2 between encoder codes z_hat = Gz(x) [N, d] and prior draws z [N, d].
-
-    Inverse multiquadratic kernels k(a, b) = c / (c + |a - b|^2), c = 2 d s, summed over scales s
-    (WAE, Tolstikhin et al. 2018). Minimised by the encoder, it spreads q(z) over the whole prior:
-    where q(z) leaves a gap, the decoder is never trained and prior samples from it land between
-    the data's modes. Zero in expectation when both sets come from one distribution.
-    """
-    n, d = z.shape
-    off_diag = 1 - torch.eye(n, device=z.device, dtype=z.dtype)
-    # Squared distances [N, N]: within the codes, within the prior draws, and across.
-    aa, bb, ab = (torch.cdist(a, b) ** 2 for a, b in ((z_hat, z_hat), (z, z), (z_hat, z)))
-    out = z.new_zeros(())
-    for s in (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0):
-        c = 2 * d * s
-        within = ((c / (c + aa) + c / (c + bb)) * off_diag).sum() / (n * (n - 1))  # i != j only
-        out = out + within - 2 * (c / (c + ab)).mean()
-    return out
-
-
 def confident_and_balanced_loss(logits: torch.Tensor) -> torch.Tensor:
     """CatGAN's generator term on class logits [N, K] of generated x, with no labels given:
     mean_i H(p_i) - H(mean_i p_i). Low when each sample is one confident class and the batch as a

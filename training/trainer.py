@@ -29,7 +29,6 @@ from training.losses import (
     cycle_loss,
     discriminator_loss,
     generator_loss,
-    prior_mmd,
 )
 from training.nets import build_networks
 
@@ -210,7 +209,7 @@ class Trainer:
     # ---- (2) Update G: Gz and Gx minimise the swapped loss through the updated D -------------
     def _update_g(self, g: Generated, stats: dict[str, float]) -> torch.Tensor:
         """The encoder's and decoder's step, through D unwrapped (its grads are not needed), plus
-        the class-head, cycle and prior-MMD terms where the config has them; returns loss_g."""
+        the class-head and cycle terms where the config has them; returns loss_g."""
         d_raw = _unwrap(self.disc)
         d_raw.requires_grad_(False)
         with self._autocast():
@@ -228,10 +227,6 @@ class Trainer:
                 loss_cycle = cycle_loss(g.x, g.x_rec.float())
                 loss_g = loss_g + self.tcfg.cycle_weight * loss_cycle
                 stats["cycle"] = loss_cycle.item()
-            if g.z_hat is not None and self.tcfg.prior_mmd_weight > 0:
-                loss_mmd = prior_mmd(g.z_hat.float(), g.z.float())
-                loss_g = loss_g + self.tcfg.prior_mmd_weight * loss_mmd
-                stats["prior_mmd"] = loss_mmd.item()
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()

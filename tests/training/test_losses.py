@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from training.config import TrainConfig, preset
-from training.losses import cycle_loss, discriminator_loss, generator_loss, prior_mmd
+from training.losses import cycle_loss, discriminator_loss, generator_loss
 from training.trainer import Trainer
 
 
@@ -23,9 +23,7 @@ def test_loss_values_match_the_definition() -> None:
 def _fixed_batch_trainer() -> tuple[Trainer, torch.Tensor, torch.Tensor, torch.Tensor]:
     mcfg, tcfg = preset("toy")
     # A small step: one Adam step of 1e-3 on ~1M weights can overshoot on a fixed batch.
-    tcfg = dataclasses.replace(
-        tcfg, ema_decay=0.0, lr_d=1e-5, lr_g=1e-5, cycle_weight=0.0, prior_mmd_weight=0.0
-    )
+    tcfg = dataclasses.replace(tcfg, ema_decay=0.0, lr_d=1e-5, lr_g=1e-5, cycle_weight=0.0)
     tr = Trainer(mcfg, tcfg, total_steps=10)
     g = torch.Generator().manual_seed(0)
     x, z, eps = (torch.randn(64, 2, generator=g) for _ in range(3))
@@ -95,37 +93,6 @@ def test_cycle_term_trains_the_reconstruction() -> None:
     assert recon() < 0.5 * before
     # Off unless a preset opts in: the paper's objective alone.
     assert TrainConfig().cycle_weight == 0.0
-
-
-def test_prior_mmd_tells_the_prior_from_other_codes() -> None:
-    g = torch.Generator().manual_seed(0)
-    z, other = torch.randn(512, 2, generator=g), torch.randn(512, 2, generator=g)
-    same = prior_mmd(other, z).item()
-    squeezed = prior_mmd(0.3 * other, z).item()  # codes in a small disc: the prior's rim uncovered
-    shifted = prior_mmd(other + 1.0, z).item()
-    assert abs(same) < 0.01  # unbiased: ~0 for two draws of one distribution
-    assert squeezed > 10 * abs(same) and shifted > 10 * abs(same)
-
-
-def test_prior_mmd_term_spreads_the_codes_over_the_prior() -> None:
-    """Same seed and steps, the term on and off: with it, the encoder's codes end up nearer N(0, I)."""
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(256, 2, generator=g)
-    z_eval, eps = torch.randn(256, 2, generator=g), torch.randn(256, 2, generator=g)
-
-    def codes_mmd(weight: float) -> tuple[float, list[dict[str, float]]]:
-        mcfg, tcfg = preset("toy")
-        tcfg = dataclasses.replace(tcfg, prior_mmd_weight=weight, lr_d=1e-5, lr_g=1e-3)
-        tr = Trainer(mcfg, tcfg, total_steps=1000)
-        stats = [tr.train_step(x, None) for _ in range(20)]
-        with torch.no_grad():
-            return prior_mmd(tr.encoder(x, None, eps), z_eval).item(), stats
-
-    off, stats_off = codes_mmd(0.0)
-    on, stats_on = codes_mmd(100.0)
-    assert all("prior_mmd" in s for s in stats_on) and "prior_mmd" not in stats_off[0]
-    assert on < 0.5 * off
-    assert TrainConfig().prior_mmd_weight == 0.0  # off unless a preset opts in
 
 
 def _tiny_conditional(aux_class_weight: float) -> Trainer:
